@@ -1,0 +1,82 @@
+"""Settings from ORDERSCOPE_* environment variables, an optional TOML file, and CLI flags.
+
+One object carries every knob so that commands, tests and the dashboard agree on where data
+lives and which backend they talk to.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Backend = Literal["embedded", "server"]
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "orderscope"
+
+
+class Settings(BaseSettings):
+    """Where the stores live and how to reach the servers."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ORDERSCOPE_",
+        toml_file=os.environ.get("ORDERSCOPE_CONFIG", "orderscope.toml"),
+        extra="ignore",
+    )
+
+    backend: Backend = "embedded"
+    data_dir: Path = Field(default_factory=lambda: Path(".orderscope"))
+    services_dir: Path = Field(default_factory=lambda: _default_home() / "services")
+
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = "orderscope-dev"
+    neo4j_database: str = "neo4j"
+
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5433
+    pg_user: str = "orderscope"
+    pg_password: str = "orderscope-dev"
+    pg_database: str = "orderscope"
+
+    @property
+    def pg_dsn(self) -> str:
+        return (
+            f"host={self.pg_host} port={self.pg_port} user={self.pg_user} "
+            f"password={self.pg_password} dbname={self.pg_database}"
+        )
+
+    @property
+    def graph_path(self) -> Path:
+        return self.data_dir / "graph.lbug"
+
+    @property
+    def series_path(self) -> Path:
+        return self.data_dir / "series.duckdb"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Flags beat environment, environment beats the TOML file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings with CLI overrides applied (None means 'not given')."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
