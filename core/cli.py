@@ -1,0 +1,320 @@
+"""The `orderscope` command line: generate, ingest, snapshot, stats, demo, reset, services."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from orderscope.config import Settings, load_settings
+
+app = typer.Typer(
+    help="orderscope: every order traceable, every delay explainable.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+services_app = typer.Typer(help="Install, start and stop the local Neo4j and PostgreSQL+TimescaleDB.")
+app.add_typer(services_app, name="services")
+console = Console(stderr=True)
+out = Console()
+
+DataDir = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", help="Where the embedded stores live (env ORDERSCOPE_DATA_DIR)."),
+]
+BackendOpt = Annotated[
+    Optional[str],
+    typer.Option("--backend", help="embedded (LadybugDB + DuckDB) or server (Neo4j + TimescaleDB)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _settings(data_dir: Path | None, backend: str | None) -> Settings:
+    if backend not in (None, "embedded", "server"):
+        _fail(f"--backend must be 'embedded' or 'server', not {backend!r}")
+    return load_settings(data_dir=data_dir, backend=backend)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _print_json(data: Any) -> None:
+    from orderscope.snapshot import jsonable
+
+    sys.stdout.write(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the source files to.")],
+    orders: Annotated[int, typer.Option(help="How many orders.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 7,
+    scenario: Annotated[
+        str, typer.Option(help="default (all incidents), clean, qc, customs or loop.")
+    ] = "default",
+) -> None:
+    """Write realistic demo data for all 17 source kinds, with planted incidents and their
+    ground truth (ground_truth.json)."""
+    from orderscope.generator import generate as run
+
+    with _progress() as bar:
+        task = bar.add_task("generating", total=100)
+
+        def step(message: str, fraction: float) -> None:
+            bar.update(task, description=message, completed=fraction * 100)
+
+        summary = run(out_dir, orders=orders, seed=seed, scenario=scenario, progress=step)
+        bar.update(task, description="generated", completed=100)
+    console.print(f"wrote {sum(v for v in summary.values() if isinstance(v, int)):,} rows to {out_dir}")
+
+
+def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool) -> dict:
+    from orderscope.ingest.pipeline import IngestError, ingest_folder
+    from orderscope.ingest.readers import discover
+    from orderscope.stores import StoreUnavailable, open_stores
+
+    try:
+        files, _ = discover(folder) if folder.is_dir() else ([], [])
+        total = sum(f.path.stat().st_size for f in files)
+        with open_stores(settings) as stores, _progress() as bar:
+            task = bar.add_task("ingesting", total=max(len(files), 1))
+            report = ingest_folder(
+                folder,
+                stores,
+                progress=lambda msg, rows: bar.update(task, advance=1, description=msg),
+                reprocess=reprocess,
+            )
+            bar.update(task, description="ingested")
+    except (IngestError, StoreUnavailable) as e:
+        _fail(str(e))
+    data = report.to_dict()
+    data["bytes"] = total
+    if as_json:
+        _print_json(data)
+    else:
+        _print_ingest(data)
+    return data
+
+
+def _print_ingest(data: dict) -> None:
+    table = Table(title="ingest summary")
+    for col in ("kind", "files", "rows read", "accepted", "rejected", "duplicate"):
+        table.add_column(col, justify="right" if col != "kind" else "left")
+    for name, c in data["kinds"].items():
+        if c["files"]:
+            table.add_row(name, *(f"{c[k]:,}" for k in ("files", "rows_read", "accepted", "rejected", "duplicate")))
+    t = data["totals"]
+    table.add_row("[bold]total", *(f"[bold]{t[k]:,}" for k in ("files", "rows_read", "accepted", "rejected", "duplicate")))
+    out.print(table)
+    out.print(f"{data['seconds']:.1f} s, {data['rows_per_s'] or 0:,} rows/s")
+    if data["rejections_sample"]:
+        out.print("[yellow]rejected rows (first few; all are in quarantine: `orderscope quarantine`):")
+        for r in data["rejections_sample"][:10]:
+            out.print(f"  {r['file']} row {r['row']}: {r['reason']}")
+    if data["unknown_files"]:
+        out.print(f"not recognised as a source kind, left alone: {', '.join(data['unknown_files'])}")
+
+
+@app.command()
+def ingest(
+    folder: Annotated[Path, typer.Argument(help="Folder holding the source files.")],
+    reprocess: Annotated[
+        bool, typer.Option(help="Re-run files the ledger has seen (row-level de-duplication).")
+    ] = False,
+    as_json: JsonOpt = False,
+    data_dir: DataDir = None,
+    backend: BackendOpt = None,
+) -> None:
+    """Validate, link and load every recognised source file in FOLDER; bad rows go to
+    quarantine with their reason; files already ingested are skipped."""
+    _run_ingest(_settings(data_dir, backend), folder, reprocess, as_json)
+
+
+@app.command()
+def snapshot(
+    order_id: Annotated[str, typer.Argument(help="The order ID, e.g. O0000042.")],
+    as_json: JsonOpt = False,
+    data_dir: DataDir = None,
+    backend: BackendOpt = None,
+) -> None:
+    """The whole digital archive of one order: status changes, dwell, linked records, stall."""
+    from orderscope.snapshot import UnknownOrder, build_snapshot
+    from orderscope.stores import StoreUnavailable, open_stores
+
+    try:
+        with open_stores(_settings(data_dir, backend), read_only=True) as stores:
+            snap = build_snapshot(stores, order_id)
+    except (UnknownOrder, StoreUnavailable) as e:
+        _fail(str(e))
+    if as_json:
+        _print_json(snap)
+    else:
+        from orderscope.timeline import print_timeline
+
+        print_timeline(out, snap)
+
+
+@app.command()
+def stats(as_json: JsonOpt = False, data_dir: DataDir = None, backend: BackendOpt = None) -> None:
+    """Record counts per source kind and per store, and the quarantine count."""
+    from orderscope.stats import collect_stats
+    from orderscope.stores import StoreUnavailable, open_stores
+
+    try:
+        with open_stores(_settings(data_dir, backend), read_only=True) as stores:
+            data = collect_stats(stores)
+    except StoreUnavailable as e:
+        _fail(str(e))
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(title=f"orderscope store ({data['backend']})")
+    table.add_column("source kind")
+    table.add_column("store")
+    table.add_column("records", justify="right")
+    for name, info in data["kinds"].items():
+        table.add_row(name, info["store"], f"{info['count']:,}")
+    out.print(table)
+    out.print(f"quarantined rows: {data['quarantine']:,}   stage dwell rows: {data['stage_dwell']:,}")
+
+
+@app.command()
+def quarantine(
+    limit: Annotated[int, typer.Option(help="How many rows to show.")] = 20,
+    as_json: JsonOpt = False,
+    data_dir: DataDir = None,
+    backend: BackendOpt = None,
+) -> None:
+    """Show rejected rows with the reason each was rejected."""
+    from orderscope.stores import StoreUnavailable, open_stores
+
+    try:
+        with open_stores(_settings(data_dir, backend), read_only=True) as stores:
+            rows = stores.series.quarantine_rows(limit).to_dicts()
+    except StoreUnavailable as e:
+        _fail(str(e))
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        out.print(f"[bold]{r['kind']}[/] {r['source_file']} row {r['row_number']}: {r['reason']}")
+        out.print(f"   {r['raw']}", highlight=False)
+
+
+@app.command()
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Really delete everything in the stores.")] = False,
+    data_dir: DataDir = None,
+    backend: BackendOpt = None,
+) -> None:
+    """Empty this backend's stores (graph, series, ledger, quarantine)."""
+    settings = _settings(data_dir, backend)
+    if not yes:
+        _fail(f"this deletes all orderscope data of the {settings.backend} backend; add --yes")
+    from orderscope.stores import StoreUnavailable, open_stores
+
+    try:
+        with open_stores(settings) as stores:
+            stores.graph.reset()
+            stores.series.reset()
+    except StoreUnavailable as e:
+        _fail(str(e))
+    console.print(f"emptied the {settings.backend} stores")
+
+
+@app.command()
+def demo(
+    orders: Annotated[int, typer.Option(help="How many orders to generate.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the demo source files go.")] = Path(
+        "demo-data"
+    ),
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboard after ingest.")] = True,
+    port: Annotated[int, typer.Option(help="Dashboard port (127.0.0.1).")] = 8050,
+    data_dir: DataDir = None,
+    backend: BackendOpt = None,
+) -> None:
+    """Generate demo data, ingest it, and serve the dashboard: the whole loop in one go."""
+    settings = _settings(data_dir, backend)
+    generate(out_dir=out_dir, orders=orders, seed=seed, scenario="default")
+    data = _run_ingest(settings, out_dir, reprocess=False, as_json=False)
+    truth = out_dir / "ground_truth.json"
+    example = _example_order(settings)
+    out.print()
+    out.print(f"[green]ready:[/] {data['totals']['accepted']:,} records in the {settings.backend} stores "
+              f"({settings.data_dir.resolve() if settings.backend == 'embedded' else 'servers'})")
+    if example:
+        out.print(f"  look up an order:      orderscope snapshot {example}")
+    out.print("  counts per kind:       orderscope stats")
+    out.print(f"  planted incidents:     {truth}")
+    if not serve:
+        return
+    try:
+        from orderscope.dashboard.app import serve as serve_dashboard
+    except ImportError:
+        out.print("  (the dashboard is not built yet; nothing to serve)")
+        return
+    serve_dashboard(settings, port=port)
+
+
+def _example_order(settings: Settings) -> str | None:
+    from orderscope.stores import open_stores
+
+    with open_stores(settings, read_only=True) as stores:
+        frame = stores.series.query(
+            "SELECT order_id FROM stage_dwell WHERE node = $1 ORDER BY order_id LIMIT 1",
+            ["QC_INSPECTING"],
+        )
+    return frame.item(0, 0) if frame.height else None
+
+
+@services_app.command("up")
+def services_up(as_json: JsonOpt = False) -> None:
+    """Install (once) and start Neo4j and PostgreSQL+TimescaleDB on 127.0.0.1."""
+    from orderscope.services import up
+
+    with console.status("starting services") as status:
+        result = up(load_settings(), progress=lambda msg: status.update(msg))
+    _print_json(result) if as_json else out.print(result)
+
+
+@services_app.command("down")
+def services_down(as_json: JsonOpt = False) -> None:
+    """Stop the services that `services up` started."""
+    from orderscope.services import down
+
+    result = down(load_settings())
+    _print_json(result) if as_json else out.print(result)
+
+
+@services_app.command("status")
+def services_status(as_json: JsonOpt = False) -> None:
+    """Which services are up, and their versions."""
+    from orderscope.services import status
+
+    result = status(load_settings())
+    _print_json(result) if as_json else out.print(result)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,94 @@
+"""Open the pair of stores (service graph + series) for the configured backend.
+
+The only place that knows which adapter class serves which backend; everything else talks to
+the GraphStore and SeriesStore ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from orderscope.config import Settings
+from orderscope.graph.port import GraphStore
+from orderscope.series.port import SeriesStore
+
+
+@dataclass
+class Stores:
+    graph: GraphStore
+    series: SeriesStore
+    backend: str
+
+    def close(self) -> None:
+        self.graph.close()
+        self.series.close()
+
+
+class StoreUnavailable(RuntimeError):
+    """A store could not be opened; the message says what to do."""
+
+
+def open_graph(settings: Settings, read_only: bool = False) -> GraphStore:
+    if settings.backend == "server":
+        from orderscope.graph.neo4j import Neo4jGraph
+
+        return Neo4jGraph(
+            settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database
+        )
+    from orderscope.graph.ladybug import LadybugGraph
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return LadybugGraph(settings.graph_path, read_only=read_only)
+
+
+def open_series(settings: Settings, read_only: bool = False) -> SeriesStore:
+    if settings.backend == "server":
+        from orderscope.series.timescale import TimescaleSeries
+
+        return TimescaleSeries(settings.pg_dsn)
+    from orderscope.series.duckdb import DuckDBSeries
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return DuckDBSeries(settings.series_path, read_only=read_only)
+
+
+@contextmanager
+def open_stores(settings: Settings, read_only: bool = False) -> Iterator[Stores]:
+    """Both stores, schema ensured (unless read-only), closed on exit."""
+    if read_only and settings.backend == "embedded" and not settings.series_path.exists():
+        raise StoreUnavailable(
+            f"no orderscope data under {settings.data_dir.resolve()}: run `orderscope ingest DIR` "
+            "(or `orderscope demo`) first, or point --data-dir / ORDERSCOPE_DATA_DIR at your data"
+        )
+    try:
+        graph = open_graph(settings, read_only)
+    except Exception as e:  # the drivers' own errors vary; say what to do
+        raise StoreUnavailable(_hint(settings, "graph", e)) from e
+    try:
+        series = open_series(settings, read_only)
+    except Exception as e:
+        graph.close()
+        raise StoreUnavailable(_hint(settings, "series", e)) from e
+    stores = Stores(graph, series, settings.backend)
+    try:
+        if not read_only:
+            graph.ensure_schema()
+            series.ensure_schema()
+        yield stores
+    finally:
+        stores.close()
+
+
+def _hint(settings: Settings, which: str, error: Exception) -> str:
+    if settings.backend == "server":
+        where = settings.neo4j_uri if which == "graph" else f"{settings.pg_host}:{settings.pg_port}"
+        return (
+            f"cannot reach the {which} server at {where}: {error}. Start the local services with "
+            "`orderscope services up` (or `docker compose up -d`), or check ORDERSCOPE_* settings."
+        )
+    return (
+        f"cannot open the embedded {which} store under {settings.data_dir}: {error}. "
+        "Is another orderscope process (dashboard, ingest) using it?"
+    )

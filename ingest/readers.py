@@ -1,0 +1,188 @@
+"""Find source files in a folder and read them into frames without losing a single row.
+
+Text formats are read with every column as a string, so that validation (not the reader) decides
+what is malformed and says why. A row the reader itself cannot parse (a broken JSON line, a CSV
+line with the wrong number of fields) comes back as a structural reject, with its line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+
+from orderscope.sources import SOURCE_KINDS, SourceKind
+
+EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+ROW = "_row"  # 1-based record number within the file (data rows, header excluded)
+RAW = "_raw"  # the row as read, JSON text, kept for quarantine
+
+
+@dataclass
+class SourceFile:
+    kind: SourceKind
+    path: Path
+    format: str
+
+    def content_hash(self) -> str:
+        h = hashlib.blake2b(digest_size=20)
+        with self.path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        return h.hexdigest()
+
+
+@dataclass
+class ReadResult:
+    rows: pl.DataFrame  # ROW, RAW and the kind's columns (strings for text formats)
+    rejects: pl.DataFrame  # ROW, reason, raw
+
+    @property
+    def rows_read(self) -> int:
+        return self.rows.height + self.rejects.height
+
+
+def discover(folder: Path) -> tuple[list[SourceFile], list[Path]]:
+    """Source files in `folder`, in ingest order (orders first, tracks after shipments), and
+    the files that are not recognised as any source kind."""
+    by_name = sorted(SOURCE_KINDS, key=lambda k: -len(k.name))
+    found: list[SourceFile] = []
+    unknown: list[Path] = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        fmt = EXTENSIONS.get(path.suffix.lower())
+        stem = path.name[: -len(path.suffix)]
+        kind = next(
+            (k for k in by_name if fmt and re.fullmatch(rf"{k.name}([-_.].*)?", stem)), None
+        )
+        if kind is None:
+            unknown.append(path)
+        else:
+            found.append(SourceFile(kind, path, fmt))  # type: ignore[arg-type]
+    order = {k.name: i for i, k in enumerate(SOURCE_KINDS)}
+    found.sort(key=lambda f: (order[f.kind.name], f.path.name))
+    return found, unknown
+
+
+def _rejects(rows: list[tuple[int, str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows, schema={ROW: pl.Int64, "reason": pl.String, "raw": pl.String}, orient="row"
+    )
+
+
+def read(source: SourceFile) -> ReadResult:
+    if source.format == "parquet":
+        return _read_parquet(source)
+    if source.format == "jsonl":
+        return _read_jsonl(source)
+    return _read_csv(source)
+
+
+def _read_parquet(source: SourceFile) -> ReadResult:
+    table = pq.read_table(source.path)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    raw_cols = [c for c in frame.columns if c != ROW]
+    raw = pl.struct([pl.col(c).cast(pl.String) for c in raw_cols]).struct.json_encode()
+    return ReadResult(frame.with_columns(raw.alias(RAW)), _rejects([]))
+
+
+def _struct_spec(kind: SourceKind) -> str:
+    types = ", ".join(f'"{c.name}": "{"JSON" if c.type == "json" else "VARCHAR"}"' for c in kind.columns)
+    return "{" + types + "}"
+
+
+def _read_jsonl(source: SourceFile) -> ReadResult:
+    """DuckDB parses JSON Lines in C; a line that is not a JSON object is a structural reject."""
+    con = duckdb.connect()
+    try:
+        con.execute(
+            """CREATE TEMP TABLE lines AS
+               SELECT row_number() OVER () AS row_no, line,
+                      coalesce(try(json_type(line)) = 'OBJECT', false) AS ok
+               FROM read_csv($path, columns = {'line': 'VARCHAR'}, header = false,
+                             delim = '\x1f', quote = '', escape = '', auto_detect = false)""",
+            {"path": str(source.path)},
+        )
+        # Blank lines are layout, not records.
+        con.execute("DELETE FROM lines WHERE line IS NULL OR trim(line) = ''")
+        con.execute("CREATE TEMP TABLE numbered AS SELECT row_number() OVER (ORDER BY row_no) AS "
+                    f"{ROW}, line, ok FROM lines")
+        spec = _struct_spec(source.kind).replace("'", "''")
+        good = con.sql(
+            f"SELECT {ROW}, line AS {RAW}, json_transform(line, '{spec}') AS s "
+            "FROM numbered WHERE ok ORDER BY 1"
+        ).pl()
+        bad = con.sql(f"SELECT {ROW}, line FROM numbered WHERE NOT ok ORDER BY 1").pl()
+    finally:
+        con.close()
+    rows = good.unnest("s").with_columns(pl.col(ROW).cast(pl.Int64))
+    rejects = _rejects(
+        [(int(r), "malformed row: not a JSON object", line) for r, line in bad.iter_rows()]
+    )
+    return ReadResult(rows, rejects)
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def _read_csv(source: SourceFile) -> ReadResult:
+    """Fast path: DuckDB's strict CSV reader. If it rejects anything, fall back to reading line
+    by line, so one broken quote cannot swallow the rows after it."""
+    with source.path.open(newline="") as f:
+        header = next(csv.reader(f), [])
+    data_lines = max(_count_lines(source.path) - 1, 0)
+    columns = {name: "VARCHAR" for name in header}
+    con = duckdb.connect()
+    try:
+        rows = con.sql(
+            "SELECT * FROM read_csv($path, header = true, columns = $columns, delim = ',', "
+            "quote = '\"', escape = '\"', auto_detect = false, strict_mode = true, "
+            "ignore_errors = false)",
+            params={"path": str(source.path), "columns": columns},
+        ).pl()
+        fast = rows.height == data_lines
+    except duckdb.Error:
+        fast = False
+    finally:
+        con.close()
+    if not fast:
+        return _read_csv_by_line(source, header)
+    rows = rows.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    raw = pl.struct([pl.col(c) for c in header]).struct.json_encode() if header else pl.lit("{}")
+    return ReadResult(rows.with_columns(raw.alias(RAW)), _rejects([]))
+
+
+def _read_csv_by_line(source: SourceFile, header: list[str]) -> ReadResult:
+    good: list[list[str | None]] = []
+    numbers: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    with source.path.open(newline="") as f:
+        lines = f.read().splitlines()[1:]
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            fields = next(csv.reader([line], strict=True))
+        except csv.Error as e:
+            bad.append((number, f"malformed row: {e}", line))
+            continue
+        if len(fields) != len(header):
+            bad.append(
+                (number, f"malformed row: {len(fields)} fields, header has {len(header)}", line)
+            )
+            continue
+        good.append([v if v != "" else None for v in fields])
+        numbers.append(number)
+    rows = pl.DataFrame(good, schema={h: pl.String for h in header}, orient="row")
+    rows = rows.with_columns(pl.Series(ROW, numbers, dtype=pl.Int64)).select(ROW, *header)
+    raw = pl.struct([pl.col(c) for c in header]).struct.json_encode()
+    return ReadResult(rows.with_columns(raw.alias(RAW)), _rejects(bad))
