@@ -19,7 +19,9 @@ def guard_reasons(events: pl.DataFrame, catalog: Catalog) -> pl.Series:
     edges = catalog.transitions_frame()
     reason_codes = list(catalog.reasons)
     nodes = list(catalog.nodes)
-    frame = events.select("from_state", "to_state", "reason_code", "evidence").with_row_index("_i")
+    frame = events.select(
+        pl.col("from_state", "to_state", "reason_code", "evidence").cast(pl.String)
+    ).with_row_index("_i")
     joined = frame.join(edges, on=["from_state", "to_state"], how="left", nulls_equal=True)
     arrow = pl.format(
         "{} → {}", pl.col("from_state").fill_null("(start)"), pl.col("to_state").fill_null("?")

@@ -77,9 +77,9 @@ def _cols(*specs: str) -> tuple[Column, ...]:
     """'name:type' with a trailing '?' for optional columns: compact and easy to scan."""
     out = []
     for spec in specs:
-        name, _, typ = spec.partition(":")
-        optional = typ.endswith("?")
-        out.append(Column(name, (typ.rstrip("?") or "str"), not optional))  # type: ignore[arg-type]
+        optional = spec.endswith("?")
+        name, _, typ = spec.rstrip("?").partition(":")
+        out.append(Column(name, typ or "str", not optional))  # type: ignore[arg-type]
     return tuple(out)
 
 
