@@ -1,0 +1,393 @@
+"""GraphStore on LadybugDB (the maintained Kùzu fork): embedded, Cypher, bulk COPY from polars.
+
+Layout (from orderscope.sources, see orderscope.graph.cypher):
+  - one node table per graph kind: label = kind.label, properties = kind.columns in order,
+    PRIMARY KEY kind.key; records of kind `orders` are `Order` nodes;
+  - one node table per entity label (`id STRING PRIMARY KEY`);
+  - one rel table per relationship type, with every (FROM, TO) pair the contract names
+    (e.g. AT_WAREHOUSE from Allocation, WarehouseTask and QCReport to Warehouse).
+Types: str/json -> STRING, int -> INT64, float -> DOUBLE, bool -> BOOLEAN, ts -> TIMESTAMP_TZ
+(stored as UTC instants; reads give tz-aware UTC datetimes and polars Datetime("us", "UTC")).
+
+Writes go through `COPY <table> FROM $df` with polars frames, inside one transaction per
+add_records call (a failure leaves nothing half-written).
+
+Concurrency: a Ladybug database file has one read-write opener at a time (others get "Could not
+set lock on file"). Readers in other processes open with `read_only=True`: they need an existing
+database, cannot run DDL (ensure_schema then only verifies the tables exist) and every write
+method raises PermissionError. A read-only opener sees the last committed/checkpointed state; open
+it after the writer has closed for a consistent view.
+
+Note on parameters: the Python binding drops the offset of tz-aware datetime parameters (binds the
+wall clock). query() therefore converts aware datetimes to UTC first; naive ones are taken as UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import ladybug
+import polars as pl
+
+from orderscope.graph import cypher as cy
+from orderscope.graph.cypher import q
+from orderscope.sources import ENTITY_LABELS, EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind
+
+UTC = dt.UTC
+
+_DDL_TYPE = {
+    "str": "STRING",
+    "int": "INT64",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+    "ts": "TIMESTAMP_TZ",
+    "json": "STRING",
+}
+_PL_TYPE: dict[str, pl.DataType] = {
+    "str": pl.String(),
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+    "bool": pl.Boolean(),
+    "ts": pl.Datetime("us", "UTC"),
+    "json": pl.String(),
+}
+# Files a Ladybug database consists of, besides the main file at `path`.
+_SIDECARS = (".wal", ".shadow", ".tmp", ".lock")
+# known_keys: point lookups cost ~30x a scanned row; scan the whole key column beyond that.
+_LOOKUP_VS_SCAN = 30
+
+
+def _py(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def _param(value: Any) -> Any:
+    """Make a parameter bind correctly: aware datetimes become UTC (naive ones are UTC)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    if isinstance(value, list | tuple):
+        return [_param(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _param(v) for k, v in value.items()}
+    return value
+
+
+def _copy_opts(src: str, dst: str) -> str:
+    # Labels come from the schema contract; they never contain quotes.
+    return f"(from='{src}', to='{dst}')"
+
+
+class LadybugGraph:
+    """The service graph in an embedded LadybugDB database file at `path`."""
+
+    name = "ladybug"
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        read_only: bool = False,
+        buffer_pool_size: int = 0,
+        max_num_threads: int = 0,
+    ) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self._db_options = {
+            "buffer_pool_size": buffer_pool_size,
+            "max_num_threads": max_num_threads,
+        }
+        self._db: ladybug.Database | None = None
+        self._conn: ladybug.Connection | None = None
+        self._open()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        if self.read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no Ladybug database at {self.path} (read-only open)")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = ladybug.Database(str(self.path), read_only=self.read_only, **self._db_options)
+        self._conn = ladybug.Connection(self._db)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> LadybugGraph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise PermissionError(f"graph store at {self.path} was opened read-only")
+
+    @property
+    def conn(self) -> ladybug.Connection:
+        if self._conn is None:
+            raise RuntimeError("graph store is closed")
+        return self._conn
+
+    def _rows(self, cypher: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        result = self.conn.execute(cypher, params or {})
+        try:
+            return result.get_all()  # type: ignore[union-attr]
+        finally:
+            result.close()  # type: ignore[union-attr]
+
+    def _run(self, cypher: str, params: dict[str, Any] | None = None) -> None:
+        result = self.conn.execute(cypher, params or {})
+        for r in result if isinstance(result, list) else [result]:
+            r.close()
+
+    # --- schema ----------------------------------------------------------------------------
+
+    def _tables(self) -> set[str]:
+        return {row[0] for row in self._rows("CALL show_tables() RETURN name")}
+
+    def _ddl(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for kind in cy.GRAPH_KINDS:
+            cols = ", ".join(f"{q(c.name)} {_DDL_TYPE[c.type]}" for c in kind.columns)
+            out.append(
+                (
+                    kind.label,  # type: ignore[arg-type]
+                    f"CREATE NODE TABLE IF NOT EXISTS {q(kind.label)}"  # type: ignore[arg-type]
+                    f"({cols}, PRIMARY KEY ({q(kind.key)}))",
+                )
+            )
+        for label in ENTITY_LABELS:
+            out.append(
+                (
+                    label,
+                    f"CREATE NODE TABLE IF NOT EXISTS {q(label)}"
+                    f"({q(cy.ENTITY_KEY)} STRING, PRIMARY KEY ({q(cy.ENTITY_KEY)}))",
+                )
+            )
+        for rel, pairs in cy.rel_layout().items():
+            ends = ", ".join(f"FROM {q(a)} TO {q(b)}" for a, b in pairs)
+            out.append((rel, f"CREATE REL TABLE IF NOT EXISTS {q(rel)}({ends}, MANY_MANY)"))
+        return out
+
+    def ensure_schema(self) -> None:
+        ddl = self._ddl()
+        existing = self._tables()
+        missing = [(name, stmt) for name, stmt in ddl if name not in existing]
+        if self.read_only:
+            if missing:
+                names = ", ".join(name for name, _ in missing)
+                raise PermissionError(f"read-only graph store lacks tables: {names}")
+            return
+        for _, stmt in missing:
+            self._run(stmt)
+
+    # --- writes ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _conform(kind: SourceKind, frame: pl.DataFrame) -> pl.DataFrame:
+        """Exactly kind.columns, in order, with the port's dtypes (timestamps as UTC, µs)."""
+        missing = [c.name for c in kind.columns if c.name not in frame.columns]
+        if missing:
+            raise ValueError(f"{kind.name}: frame lacks columns {missing}")
+        exprs = []
+        for c in kind.columns:
+            e = pl.col(c.name)
+            dtype = frame.schema[c.name]
+            if c.type == "ts" and isinstance(dtype, pl.Datetime):
+                e = e.dt.replace_time_zone("UTC") if dtype.time_zone is None else e
+                e = e.dt.convert_time_zone("UTC")
+            exprs.append(e.cast(_PL_TYPE[c.type]))
+        return frame.select(exprs)
+
+    def _copy(self, table: str, df: pl.DataFrame, opts: str = "") -> None:
+        if df.height:
+            self._run(f"COPY {q(table)} FROM $df {opts}".rstrip(), {"df": df})
+
+    def _ids(self, label: str, key: str) -> pl.Series:
+        rows = self.conn.execute(cy.all_keys(label, key))
+        try:
+            return rows.get_as_pl()["k"].cast(pl.String)  # type: ignore[union-attr]
+        finally:
+            rows.close()  # type: ignore[union-attr]
+
+    def _entity_columns(self, kind: SourceKind) -> dict[str, list[str]]:
+        """Entity label -> the frame columns naming such entities (links and relations)."""
+        cols: dict[str, list[str]] = {}
+        pairs = [(link.label, link.column) for link in kind.entity_links]
+        for er in kind.entity_relations:
+            pairs += [(er.from_label, er.from_column), (er.to_label, er.to_column)]
+        for label, column in pairs:
+            lst = cols.setdefault(label, [])
+            if column not in lst:
+                lst.append(column)
+        return cols
+
+    def add_records(self, kind: SourceKind, frame: pl.DataFrame) -> int:
+        self._writable()
+        if kind.store != "graph" or not kind.label:
+            raise ValueError(f"{kind.name} is not a graph kind")
+        frame = self._conform(kind, frame)
+        if frame.height == 0:
+            return 0
+        key = kind.key
+        self._run("BEGIN TRANSACTION")
+        try:
+            self._copy(kind.label, frame)
+            # Entities named by the batch that are not stored yet.
+            for label, columns in self._entity_columns(kind).items():
+                ids = (
+                    pl.concat([frame.get_column(c).alias("id") for c in columns])
+                    .drop_nulls()
+                    .unique()
+                )
+                if ids.len():
+                    new = ids.filter(~ids.is_in(self._ids(label, cy.ENTITY_KEY).implode()))
+                    self._copy(label, new.to_frame("id"))
+            if kind.order_rel:
+                self._copy(
+                    kind.order_rel,
+                    frame.select("order_id", key).drop_nulls(),
+                    _copy_opts(cy.ORDER_LABEL, kind.label),
+                )
+            for link in kind.entity_links:
+                self._copy(
+                    link.rel,
+                    frame.select(key, link.column).drop_nulls(),
+                    _copy_opts(kind.label, link.label),
+                )
+            for er in kind.entity_relations:
+                pairs = (
+                    frame.select(
+                        pl.col(er.from_column).alias("src"), pl.col(er.to_column).alias("dst")
+                    )
+                    .drop_nulls()
+                    .unique()
+                )
+                if pairs.height:
+                    have = self._pairs(er.rel, er.from_label, er.to_label)
+                    new = pairs.join(have, on=["src", "dst"], how="anti")
+                    self._copy(er.rel, new, _copy_opts(er.from_label, er.to_label))
+            self._run("COMMIT")
+        except BaseException:
+            try:
+                self._run("ROLLBACK")
+            except RuntimeError:
+                pass  # Ladybug already rolled back the failed transaction
+            raise
+        return frame.height
+
+    def _pairs(self, rel: str, src: str, dst: str) -> pl.DataFrame:
+        text = cy.rel_pairs(rel, src, cy.key_of(src), dst, cy.key_of(dst))
+        res = self.conn.execute(text)
+        try:
+            df = res.get_as_pl()  # type: ignore[union-attr]
+        finally:
+            res.close()  # type: ignore[union-attr]
+        return df.select(pl.col("src").cast(pl.String), pl.col("dst").cast(pl.String))
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def known_keys(self, kind: SourceKind, keys: pl.Series) -> pl.Series:
+        if not kind.label:
+            raise ValueError(f"{kind.name} is not a graph kind")
+        keys = keys.cast(pl.String)
+        wanted = keys.drop_nulls().unique()
+        if wanted.len() == 0:
+            return keys.clear()
+        stored = self._rows(cy.count_nodes(kind.label))[0][0]
+        if stored == 0:
+            return keys.clear()
+        if wanted.len() * _LOOKUP_VS_SCAN < stored:
+            found = pl.Series(
+                [r[0] for r in self._rows(cy.keys_present(kind), {"keys": wanted.to_list()})],
+                dtype=pl.String,
+            )
+        else:
+            found = self._ids(kind.label, kind.key)
+        return keys.filter(keys.is_in(found.implode()))
+
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        rows = self._rows(cy.ORDER, {"order_id": order_id})
+        if not rows:
+            return None
+        names = [c.name for c in ORDERS.columns]
+        return {n: _py(v) for n, v in zip(names, rows[0], strict=True)}
+
+    def order_records(self, order_id: str) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {k.name: [] for k in cy.DIRECT_KINDS}
+        params = {"order_id": order_id}
+        if cy.DIRECT_PROPERTIES_AGREE:  # one round trip
+            for rel, *values in self._rows(_ORDER_RECORDS, params):
+                kind = cy.BY_ORDER_REL[rel]
+                row = dict(zip(cy.DIRECT_PROPERTIES, values, strict=True))
+                out[kind.name].append({c.name: _py(row[c.name]) for c in kind.columns})
+        else:  # a property name with two types: one query per kind
+            for kind in cy.DIRECT_KINDS:
+                names = [c.name for c in kind.columns]
+                out[kind.name] = [
+                    {n: _py(v) for n, v in zip(names, row, strict=True)}
+                    for row in self._rows(cy.order_records_of(kind), params)
+                ]
+        for kind in cy.DIRECT_KINDS:
+            recs = out[kind.name]
+            if len(recs) > 1:
+                t, k = kind.time_column, kind.key
+                recs.sort(key=lambda r: (r[t] is None, r[t] or _MIN, r[k]))
+        return out
+
+    def calibrations_for_order(self, order_id: str) -> list[dict[str, Any]]:
+        names = [c.name for c in EQUIPMENT_CALIBRATIONS.columns]
+        return [
+            {n: _py(v) for n, v in zip(names, row, strict=True)}
+            for row in self._rows(cy.CALIBRATIONS_FOR_ORDER, {"order_id": order_id})
+        ]
+
+    def query(self, cypher: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        res = self.conn.execute(cypher, {k: _param(v) for k, v in (params or {}).items()})
+        try:
+            return res.get_as_pl()  # type: ignore[union-attr]
+        finally:
+            res.close()  # type: ignore[union-attr]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for label in cy.node_labels():
+            out[f"node:{label}"] = self._rows(cy.count_nodes(label))[0][0]
+        for rel in cy.rel_layout():
+            out[f"rel:{rel}"] = self._rows(cy.count_rels(rel))[0][0]
+        return out
+
+    def reset(self) -> None:
+        """Delete the database files and recreate an empty database with the schema."""
+        self._writable()
+        self.close()
+        for p in _db_files(self.path):
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+        self._open()
+        self.ensure_schema()
+
+
+_MIN = dt.datetime.min.replace(tzinfo=UTC)
+_ORDER_RECORDS = cy.order_records_any("label")
+
+
+def _db_files(path: Path) -> Iterable[Path]:
+    yield path
+    for suffix in _SIDECARS:
+        yield path.with_name(path.name + suffix)
