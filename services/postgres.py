@@ -185,6 +185,11 @@ def ensure_database(settings: Any, progress: Progress, timeout: float = 60) -> N
                 conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
             return
         except psycopg.OperationalError as exc:
+            if "authentication failed" in str(exc):
+                raise ServiceError(
+                    f"PostgreSQL on port {settings.pg_port} rejects user {settings.pg_user!r}: the "
+                    f"cluster in {_paths(settings)['data']} was created with another password"
+                ) from exc
             if time.monotonic() > deadline:
                 raise ServiceError(f"PostgreSQL on port {settings.pg_port} did not accept us: {exc}") from exc
             time.sleep(0.5)
