@@ -8,6 +8,9 @@ kind's columns) plus:
   ingest_ledger   -- one row per ingested file batch;
   quarantine      -- rejected rows with their reason.
 Frames in and out use the types listed in orderscope.graph.port. Every query is parameterized.
+Timestamps are stored at millisecond precision (truncated) and read back tz-aware UTC.
+Shared SQL texts live in orderscope.series.sql; quote identifiers in hand-written SQL ("at" is a
+reserved word in DuckDB 2.0).
 """
 
 from __future__ import annotations
@@ -29,28 +32,41 @@ class SeriesStore(Protocol):
     # --- writes ---------------------------------------------------------------------------
     def known_keys(self, kind: SourceKind, keys: pl.DataFrame) -> pl.DataFrame:
         """Rows of `keys` (columns kind.identity) already stored for this kind (the orders kind
-        is checked against the orders dimension)."""
+        is checked against the orders dimension). Distinct rows, as given (a timestamp key
+        matches its millisecond-truncated stored value)."""
 
     def append(self, kind: SourceKind, frame: pl.DataFrame) -> int:
-        """Bulk-append new rows of a series kind, or of `orders` to the dimension table."""
+        """Bulk-append new rows of a series kind, or of `orders` to the dimension table.
+        Rows whose identity is already stored, or repeated in the batch, are skipped (the first
+        wins); returns rows added."""
 
     def rebuild_dwell(self, order_ids: pl.Series | None = None) -> int:
         """Recompute stage_dwell for these orders (None: all) from order_events in SQL.
         A visit opens at an event whose to_state differs from the previous state and closes at
-        the next such event; amendments (from_state = to_state) do not split a visit."""
+        the next such event; amendments (from_state = to_state) do not split a visit.
+        Events are taken by (at, event_id), so arrival order never matters; an order's first
+        event always opens a visit. `visit` numbers the visits of one node (1, 2, ... on a
+        rework loop). The last visit has left_at, left_by_event and dwell_ms NULL (still open,
+        or a resting node). Returns visits written."""
 
     def ledger_find(self, kind: str, content_hash: str) -> dict[str, Any] | None:
-        """The completed ledger entry for this file content, if any."""
+        """The completed ('done') ledger entry for this file content, if any: a dict of the
+        ingest_ledger columns (batch_id, kind, source_file, content_hash, status, rows_read,
+        accepted, rejected, duplicate, started_at, finished_at)."""
 
-    def ledger_start(self, batch_id: str, kind: str, source_file: str, content_hash: str) -> None: ...
+    def ledger_start(self, batch_id: str, kind: str, source_file: str, content_hash: str) -> None:
+        """Record the batch as 'started' (again, if the batch id is resumed)."""
 
     def ledger_finish(self, batch_id: str, counts: dict[str, int]) -> None:
-        """Mark the batch done with rows_read / accepted / rejected / duplicate."""
+        """Mark the batch done with rows_read / accepted / rejected / duplicate (missing: 0).
+        KeyError when the batch was never started."""
 
     def quarantine(self, batch_id: str, kind: str, source_file: str, rows: pl.DataFrame) -> int:
         """Store rejected rows: columns row_number (int), reason (str), raw (JSON text).
         Rows already quarantined from the same file content and row number are not added
-        twice (a resumed batch re-rejects them)."""
+        twice (a resumed batch re-rejects them). The content is the batch's ledger
+        content_hash, or the source_file when the batch has no ledger entry. Returns rows
+        added."""
 
     # --- reads ----------------------------------------------------------------------------
     def known_order_ids(self, order_ids: pl.Series) -> pl.Series:
@@ -88,10 +104,13 @@ class SeriesStore(Protocol):
     def counts(self) -> dict[str, int]:
         """Row count per table (the 17-kind series tables, orders, stage_dwell, quarantine)."""
 
-    def quarantine_rows(self, limit: int = 100) -> pl.DataFrame: ...
+    def quarantine_rows(self, limit: int = 100) -> pl.DataFrame:
+        """The newest quarantined rows, all quarantine columns."""
 
-    def ledger(self) -> pl.DataFrame: ...
+    def ledger(self) -> pl.DataFrame:
+        """Every ledger entry, ordered by started_at."""
 
-    def reset(self) -> None: ...
+    def reset(self) -> None:
+        """Delete everything this store holds (tables are recreated empty)."""
 
     def close(self) -> None: ...
