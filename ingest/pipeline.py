@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,17 @@ class IngestReport:
     unknown_files: list[str] = field(default_factory=list)
     rejections: list[dict] = field(default_factory=list)  # a sample, for the summary
     seconds: float = 0.0
+    store_seconds: dict[str, float] = field(default_factory=lambda: {"graph": 0.0, "series": 0.0})
+    series_rows: int = 0  # rows written to the series store (readings, events, order dimension)
+
+    @contextmanager
+    def timing(self, store: str) -> Iterator[None]:
+        """Accumulate time spent writing to one store (the per-store bench figures)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.store_seconds[store] += time.perf_counter() - start
 
     @property
     def totals(self) -> KindCounts:
@@ -104,7 +116,8 @@ def ingest_folder(
         orders = None if store_was_empty else pl.concat(touched).unique()
         if progress:
             progress("stage dwell", 0)
-        stores.series.rebuild_dwell(orders)
+        with report.timing("series"):
+            report.series_rows += stores.series.rebuild_dwell(orders)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -136,7 +149,7 @@ def _ingest_file(
         good = good.drop(reasons.name)
         rejects.append(bad)
 
-    new, dup_in_store = _write(kind, good, stores)
+    new, dup_in_store = _write(kind, good, stores, report)
     rejected = pl.concat([r for r in rejects if r is not None]).sort(ROW)
     n_rejected = rejected.height
     if n_rejected:
@@ -190,25 +203,25 @@ def _check_references(
     return good, None
 
 
-def _write(kind: SourceKind, good: pl.DataFrame, stores: Stores) -> tuple[int, int]:
-    """Write rows the target store lacks; returns (accepted, duplicates against the store)."""
+def _write(
+    kind: SourceKind, good: pl.DataFrame, stores: Stores, report: IngestReport
+) -> tuple[int, int]:
+    """Write rows the target store lacks; returns (accepted, duplicates against the store).
+    The order master lives in both stores and each gets what it lacks, so a batch that crashed
+    between the two writes completes on the next run."""
     rows = good.drop(ROW, RAW)
-    identity = list(kind.identity)
-    if kind is ORDERS:
-        # The order master lives in both stores; each gets what it lacks, so a batch that
-        # crashed between the two writes completes on the next run.
-        known_series = stores.series.known_keys(kind, rows.select(identity))
-        fresh_series = rows.join(known_series, on=identity, how="anti")
-        stores.series.append(kind, fresh_series)
-        known_graph = stores.graph.known_keys(kind, rows.get_column(kind.key))
-        stores.graph.add_records(kind, rows.filter(~pl.col(kind.key).is_in(known_graph.implode())))
-        return fresh_series.height, rows.height - fresh_series.height
-    if kind.store == "series":
-        known = stores.series.known_keys(kind, rows.select(identity))
-        fresh = rows.join(known, on=identity, how="anti")
-        stores.series.append(kind, fresh)
-    else:
-        known_keys = stores.graph.known_keys(kind, rows.get_column(kind.key))
-        fresh = rows.filter(~pl.col(kind.key).is_in(known_keys.implode()))
-        stores.graph.add_records(kind, fresh)
+    fresh = rows
+    if kind.store == "series" or kind is ORDERS:
+        with report.timing("series"):
+            known = stores.series.known_keys(kind, rows.select(kind.identity))
+            fresh = rows.join(known, on=list(kind.identity), how="anti")
+            stores.series.append(kind, fresh)
+            report.series_rows += fresh.height
+    if kind.store == "graph":
+        with report.timing("graph"):
+            known_keys = stores.graph.known_keys(kind, rows.get_column(kind.key))
+            graph_fresh = rows.filter(~pl.col(kind.key).is_in(known_keys.implode()))
+            stores.graph.add_records(kind, graph_fresh)
+        if kind is not ORDERS:
+            fresh = graph_fresh
     return fresh.height, rows.height - fresh.height
