@@ -86,7 +86,7 @@ class Sim:
             return
 
         def full(x, dt):
-            return np.full(n, x, dt) if np.isscalar(x) else np.asarray(x, dt)
+            return np.full(n, x, dt) if np.isscalar(x) else np.array(x, dt)  # copy: callers reuse arrays
 
         chunk = {
             "oi": full(oi, I32), "at": full(at, I64), "frm": full(frm, I8), "to": full(to, I8),
@@ -107,7 +107,7 @@ class Sim:
         if n:
             chunk = {"rid": rid}
             for c, v in cols.items():
-                chunk[c] = np.full(n, v) if np.isscalar(v) else np.asarray(v)
+                chunk[c] = np.full(n, v) if np.isscalar(v) else np.array(v)
             self.recs.setdefault(kind, []).append(chunk)
         return rid
 
@@ -224,7 +224,7 @@ class Sim:
         an = np.array([NODE["ALLOCATED"], NODE["WAVE_RELEASED"], NODE["SORTED"], NODE["DEPARTED_ORIGIN_HUB"]])
         amend_node = an[(u[13] * 4).astype(I64)]
         amend_node = np.where(self.express & (amend_node <= NODE["WAVE_RELEASED"]), NODE["SORTED"], amend_node)
-        self.amend_node = np.where(u[14] < 0.02, amend_node, -1)
+        self.amend_node = np.where((u[14] < 0.02) & ~self.cust_cancel, amend_node, -1)
         self.service_express = self.express | (u[15] < 0.12)
         self.promised = created + np.where(self.cross, 8 * DAY, np.where(self.service_express, 2 * DAY, 3 * DAY))
 
@@ -408,11 +408,11 @@ class Sim:
             tq = self.wt(tpk, (self.ln(qr, 0.25 * HOUR, 0.6, m) * self.speed[cur]).astype(I64))
             insp = self._staff(W.QI_CREW, A.inspector, self.zone[cur], tq, qr)
             self.ev(cur, tq, N["PICKED"], N["QC_INSPECTING"], W.R_OPERATOR, insp)
-            eq = self.zone[cur] * 2 + (qr.random(m) >= 0.75)
+            eq = self.zone[cur] * 2 + (qr.random(m) >= 0.8)  # primary device does most inspections
             faulty = (eq == self.inc.qc_eq) & (tq >= p0) & (tq < p1) if self.inc.qc else np.zeros(m, bool)
-            dq = (self.ln(qr, 0.15 * HOUR, 0.5, m) * self.speed[cur] * np.where(faulty, 1.6, 1.0)).astype(I64)
+            dq = (self.ln(qr, 0.15 * HOUR, 0.5, m) * self.speed[cur] * np.where(faulty, 2.5, 1.0)).astype(I64)
             td = self.wt(tq, dq)
-            pf = np.where(faulty, 0.45, 0.02)
+            pf = np.where(faulty, 0.5, 0.02)
             fail = (qr.random(m) < pf) & (attempt < 4)
             res = np.where(fail, 1 + (qr.random(m) < 0.5), 0)
             defect = np.where(faulty & (qr.random(m) < 0.65), 4, (qr.random(m) * 4).astype(I64))
@@ -427,7 +427,7 @@ class Sim:
             if len(f_oi) == 0:
                 break
             # re-pick: replacement stock has to be fetched, so it takes longer than a normal pick
-            rp_end = self.wt(f_t, (self.ln(qr, 1.2 * HOUR, 0.6, len(f_oi)) * self.speed[f_oi]).astype(I64))
+            rp_end = self.wt(f_t, (self.ln(qr, 3 * HOUR, 0.6, len(f_oi)) * self.speed[f_oi]).astype(I64))
             rp_op = self._staff(W.OP_CREW, A.operator, self.zone[f_oi], f_t, qr)
             tk = self.rec("warehouse_tasks", len(f_oi), oi=f_oi, type=1, wave=-1, wh=self.wh[f_oi],
                           zone=self.zone[f_oi], op=rp_op, t=f_t, end=rp_end)  # fmt: skip
