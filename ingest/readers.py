@@ -99,34 +99,29 @@ def _struct_spec(kind: SourceKind) -> str:
 
 
 def _read_jsonl(source: SourceFile) -> ReadResult:
-    """DuckDB parses JSON Lines in C; a line that is not a JSON object is a structural reject."""
+    """DuckDB parses JSON Lines in C, in one pass; a line that is not a JSON object is a
+    structural reject. Row numbers are the file's line numbers; blank lines are not rows."""
+    spec = _struct_spec(source.kind).replace("'", "''")
     con = duckdb.connect()
     try:
-        con.execute(
-            """CREATE TEMP TABLE lines AS
-               SELECT row_number() OVER () AS row_no, line,
-                      coalesce(try(json_type(line)) = 'OBJECT', false) AS ok
-               FROM read_csv($path, columns = {'line': 'VARCHAR'}, header = false,
-                             delim = '\x1f', quote = '', escape = '', auto_detect = false)""",
-            {"path": str(source.path)},
-        )
-        # Blank lines are layout, not records.
-        con.execute("DELETE FROM lines WHERE line IS NULL OR trim(line) = ''")
-        con.execute("CREATE TEMP TABLE numbered AS SELECT row_number() OVER (ORDER BY row_no) AS "
-                    f"{ROW}, line, ok FROM lines")
-        spec = _struct_spec(source.kind).replace("'", "''")
-        good = con.sql(
-            f"SELECT {ROW}, line AS {RAW}, json_transform(line, '{spec}') AS s "
-            "FROM numbered WHERE ok ORDER BY 1"
+        lines = con.sql(
+            f"""SELECT row_number() OVER () AS {ROW}, line AS {RAW},
+                       CASE WHEN try(json_type(line)) = 'OBJECT'
+                            THEN try(json_transform(line, '{spec}')) END AS s
+                FROM read_csv($path, columns = {{'line': 'VARCHAR'}}, header = false,
+                              delim = '\x1f', quote = '', escape = '', auto_detect = false)""",
+            params={"path": str(source.path)},
         ).pl()
-        bad = con.sql(f"SELECT {ROW}, line FROM numbered WHERE NOT ok ORDER BY 1").pl()
     finally:
         con.close()
-    rows = good.unnest("s").with_columns(pl.col(ROW).cast(pl.Int64))
-    rejects = _rejects(
-        [(int(r), "malformed row: not a JSON object", line) for r, line in bad.iter_rows()]
+    lines = lines.filter(pl.col(RAW).str.strip_chars() != "")
+    ok = pl.col("s").is_not_null()
+    rows = lines.filter(ok).unnest("s").with_columns(pl.col(ROW).cast(pl.Int64))
+    bad = lines.filter(~ok).select(
+        pl.col(ROW).cast(pl.Int64), pl.lit("malformed row: not a JSON object").alias("reason"),
+        pl.col(RAW).alias("raw"),
     )
-    return ReadResult(rows, rejects)
+    return ReadResult(rows, bad)
 
 
 def _count_lines(path: Path) -> int:

@@ -1,7 +1,8 @@
 """Type a frame of raw source rows to its kind's columns, giving every bad row a reason.
 
-All checks are polars expressions over the whole batch; the result splits into typed good rows
-and rejected rows (ROW, reason, raw) ready for quarantine.
+Two vectorized passes over the whole batch: the first parses every column once, the second
+derives the reasons from the parsed values and the original text (cheap comparisons, no
+re-parsing). The result splits into typed good rows and rejected rows (ROW, reason, raw).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from orderscope.ingest.readers import RAW, ROW
-from orderscope.sources import Column, SourceKind
+from orderscope.sources import SourceKind
 
 REASON = "_reason"
 TS = pl.Datetime("us", "UTC")
@@ -18,90 +19,105 @@ DTYPES: dict[str, pl.DataType] = {
     "ts": TS, "json": pl.String(),
 }  # fmt: skip
 _OFFSET = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
-_TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")
+_ISO = "%Y-%m-%dT%H:%M:%S%.f%#z"
+_ISO_SPACE = "%Y-%m-%d %H:%M:%S%.f%#z"  # RFC 3339 allows a space; rare, parsed on demand
 _TRUE = ["true", "1", "yes", "y", "t"]
 _FALSE = ["false", "0", "no", "n", "f"]
+_WORD = {"int": "an integer", "float": "a number", "bool": "a boolean", "ts": "an ISO 8601 timestamp"}
 
 
-def _text(col: str) -> pl.Expr:
-    return pl.col(col).cast(pl.String).str.strip_chars()
+def _text_name(name: str) -> str:
+    return f"__text_{name}"
 
 
-def _parse_ts(text: pl.Expr) -> pl.Expr:
-    norm = text.str.replace(r"[Zz]$", "+00:00")
-    return pl.coalesce(
-        [norm.str.to_datetime(f, strict=False, time_zone="UTC", time_unit="us") for f in _TS_FORMATS]
-    )
+def _to_ts(text: pl.Expr, fmt: str) -> pl.Expr:
+    return text.str.to_datetime(fmt, strict=False, time_zone="UTC", time_unit="us")
 
 
-def _typed(col: Column, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
-    """(typed value, reason-or-null) for one column of a frame."""
-    name = col.name
-    if isinstance(dtype, pl.Datetime):
+def _parse(name: str, type_: str, dtype: pl.DataType) -> list[pl.Expr]:
+    """Expressions for pass one: the typed value, and the trimmed text it came from."""
+    if type_ in ("str", "json"):
+        return [pl.col(name).cast(pl.String).replace("", None).alias(name)]
+    if isinstance(dtype, pl.Datetime):  # Parquet: already typed; naive ones are rejected
         if dtype.time_zone is None:
-            value = pl.lit(None, dtype=TS)
-            problem = pl.lit(f"column {name}: naive timestamp (no time zone)")
-            return value, pl.when(pl.col(name).is_not_null()).then(problem)
-        return pl.col(name).dt.convert_time_zone("UTC").dt.cast_time_unit("us"), pl.lit(None)
-    text = _text(name).replace("", None)
-    if col.type == "str":
-        return text, pl.lit(None)
-    if col.type == "json":
-        return pl.col(name).cast(pl.String), pl.lit(None)
-    if col.type == "ts":
-        value = _parse_ts(text)
-        problem = pl.when(text.is_not_null() & ~text.str.contains(_OFFSET)).then(
-            pl.format(f"column {name}: naive timestamp (no time zone): '{{}}'", text)
-        ).when(text.is_not_null() & value.is_null()).then(
-            pl.format(f"column {name}: not an ISO 8601 timestamp: '{{}}'", text)
-        )
-        return value, problem
-    if col.type == "bool":
+            return [pl.lit(None, dtype=TS).alias(name), pl.lit("naive").alias(_text_name(name))]
+        return [pl.col(name).dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias(name)]
+    if dtype != pl.String:  # Parquet numbers and booleans
+        return [pl.col(name).cast(DTYPES[type_], strict=False).alias(name)]
+    text = pl.col(name).str.strip_chars().replace("", None)
+    if type_ == "ts":
+        value = _to_ts(text, _ISO)
+    elif type_ == "bool":
         low = text.str.to_lowercase()
         value = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
-        problem = pl.when(text.is_not_null() & value.is_null()).then(
-            pl.format(f"column {name}: not a boolean: '{{}}'", text)
-        )
-        return value, problem
-    target = DTYPES[col.type]
-    value = text.cast(target, strict=False)
-    word = "an integer" if col.type == "int" else "a number"
-    problem = pl.when(text.is_not_null() & value.is_null()).then(
-        pl.format(f"column {name}: not {word}: '{{}}'", text)
-    )
-    return value, problem
+    else:
+        value = text.cast(DTYPES[type_], strict=False)
+    return [value.alias(name), text.alias(_text_name(name))]
+
+
+def _problems(name: str, type_: str, required: bool, texts: set[str]) -> list[pl.Expr]:
+    """Expressions for pass two, over parsed values and their original text."""
+    value = pl.col(name)
+    out: list[pl.Expr] = []
+    text_col = _text_name(name)
+    if text_col in texts:
+        text = pl.col(text_col)
+        failed = text.is_not_null() & value.is_null()
+        if type_ == "ts":
+            out.append(
+                pl.when(text == "naive").then(pl.lit(f"column {name}: naive timestamp (no time zone)"))
+                .when(failed & ~text.str.contains(_OFFSET))
+                .then(pl.format(f"column {name}: naive timestamp (no time zone): '{{}}'", text))
+                .when(failed)
+                .then(pl.format(f"column {name}: not {_WORD[type_]}: '{{}}'", text))
+            )
+        else:
+            out.append(pl.when(failed).then(pl.format(f"column {name}: not {_WORD[type_]}: '{{}}'", text)))
+        if required:
+            out.append(pl.when(text.is_null()).then(pl.lit(f"missing required field {name}")))
+    elif required:
+        out.append(pl.when(value.is_null()).then(pl.lit(f"missing required field {name}")))
+    return out
+
+
+def _space_separated(parsed: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Second chance for timestamps written with a space instead of 'T' (only those rows)."""
+    for name in names:
+        text_col = _text_name(name)
+        retry = parsed.select(
+            (pl.col(text_col).is_not_null() & pl.col(name).is_null()).arg_true()
+        ).to_series()
+        if retry.len():
+            fixed = parsed[text_col].gather(retry).to_frame().select(_to_ts(pl.col(text_col), _ISO_SPACE))
+            parsed = parsed.with_columns(parsed[name].scatter(retry, fixed.to_series()))
+    return parsed
 
 
 def validate(kind: SourceKind, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Typed good rows (ROW, RAW and kind's columns) and rejected rows (ROW, reason, raw)."""
-    values: list[pl.Expr] = []
-    problems: list[pl.Expr] = []
-    present = set(rows.columns)
+    present = rows.schema
+    parse: list[pl.Expr] = [pl.col(ROW), pl.col(RAW)]
+    missing: list[str] = []
     for col in kind.columns:
-        target = DTYPES[col.type]
-        if col.name not in present:
-            values.append(pl.lit(None, dtype=target).alias(col.name))
+        if col.name in present:
+            parse.extend(_parse(col.name, col.type, present[col.name]))
+        else:
+            parse.append(pl.lit(None, dtype=DTYPES[col.type]).alias(col.name))
             if col.required:
-                problems.append(pl.lit(f"missing column {col.name}"))
-            continue
-        dtype = rows.schema[col.name]
-        value, problem = _typed(col, dtype)
-        values.append(value.cast(target).alias(col.name))
-        problems.append(problem)
-        if col.required:
-            problems.append(
-                pl.when(value.is_null() & problem.is_null()).then(
-                    pl.lit(f"missing required field {col.name}")
-                )
-            )
-    typed = rows.select(
-        pl.col(ROW),
-        pl.col(RAW),
-        *values,
-        pl.concat_str(problems, separator="; ", ignore_nulls=True).replace("", None).alias(REASON),
+                missing.append(f"missing column {col.name}")
+    parsed = rows.select(parse)
+    parsed = _space_separated(
+        parsed, [c.name for c in kind.columns if c.type == "ts" and _text_name(c.name) in parsed.columns]
     )
-    good = typed.filter(pl.col(REASON).is_null()).drop(REASON)
-    bad = typed.filter(pl.col(REASON).is_not_null()).select(
+    texts = {c for c in parsed.columns if c.startswith("__text_")}
+    problems = [pl.lit(m) for m in missing]
+    for col in kind.columns:
+        problems.extend(_problems(col.name, col.type, col.required, texts))
+    parsed = parsed.with_columns(
+        pl.concat_str(problems, separator="; ", ignore_nulls=True).replace("", None).alias(REASON)
+    ).drop(*texts)
+    good = parsed.filter(pl.col(REASON).is_null()).drop(REASON)
+    bad = parsed.filter(pl.col(REASON).is_not_null()).select(
         ROW, pl.col(REASON).alias("reason"), pl.col(RAW).alias("raw")
     )
     return good, bad

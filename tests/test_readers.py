@@ -43,10 +43,12 @@ def test_csv_bad_rows_are_rejected_one_by_one(tmp_path):
         "P4,O1,card,2,EUR,captured,2026-11-01T10:00:00,\n"  # naive timestamp
         "P5,,card,2,EUR,captured,2026-11-01T11:00:00+01:00,\n"  # missing order_id
         "P6,O2,card,2,EUR,captured,2026-11-01T11:00:00+01:00,2026-11-01T11:05:00+01:00\n"
+        "P7,O2,card,2,EUR,captured,2026-11-01 11:00:00.250+01:00,\n"  # RFC 3339 space form
     )
     result, good, bad = _read_validate(path)
-    assert result.rows_read == 6
-    assert good["payment_id"].to_list() == ["P1", "P6"]
+    assert result.rows_read == 7
+    assert good["payment_id"].to_list() == ["P1", "P6", "P7"]
+    assert str(good["authorized_at"][2]) == "2026-11-01 10:00:00.250000+00:00"
     assert good["authorized_at"].dtype == pl.Datetime("us", "UTC")
     assert str(good["authorized_at"][1]) == "2026-11-01 10:00:00+00:00"
     assert good["authorized_at"][0].microsecond == 123000
@@ -74,7 +76,7 @@ def test_jsonl_keeps_nested_json_as_text_and_rejects_broken_lines(tmp_path):
     assert good["event_id"].to_list() == ["E1"]
     assert json.loads(good["diff"][0]) == {"status": [None, "CREATED"]}
     assert str(good["at"][0]) == "2026-11-01 02:00:00.500000+00:00"
-    assert bad[ROW].to_list() == [2, 3, 4]
+    assert bad[ROW].to_list() == [2, 4, 5]  # line numbers; line 3 is blank
     assert "not a JSON object" in bad["reason"][0]
     assert "naive timestamp" in bad["reason"][2] or "not an ISO" in bad["reason"][2]
 
