@@ -61,11 +61,14 @@ def _esc(e: pl.Expr) -> pl.Expr:
     return e.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
 
 
-def jsonl_lines(kind: SourceKind, df: pl.DataFrame) -> pl.DataFrame:
+def jsonl_lines(kind: SourceKind, df: pl.DataFrame, escape: frozenset[str] = frozenset()) -> pl.DataFrame:
+    """One JSON object per row, built with vectorised string concatenation (json columns raw)."""
     parts: list[pl.Expr] = []
     for i, c in enumerate(kind.columns):
         e = pl.col(c.name)
-        if c.type in ("str", "ts"):
+        if c.type == "ts" or (c.type == "str" and c.name not in escape):
+            frag = pl.concat_str([pl.lit('"'), e, pl.lit('"')])  # generated ids/codes: no quotes or backslashes
+        elif c.type == "str":
             frag = pl.concat_str([pl.lit('"'), _esc(e), pl.lit('"')])
         elif c.type == "bool":
             frag = pl.when(e).then(pl.lit("true")).otherwise(pl.lit("false"))
@@ -456,11 +459,16 @@ def write_events(sim: S.Sim, wr: Writer, rank: dict[str, np.ndarray]) -> pl.Data
     del cols
     summary = df.select("oi", "at", "frm", "to", "reason")
 
+    prefixes = {i: PREFIX[name][0] for i, name in enumerate(kinds)}
+    widths = {i: PREFIX[name][1] for i, name in enumerate(kinds)}
+
     def ref(k: str, r: str) -> pl.Expr:
-        e = pl.lit(None, pl.String)
-        for i, name in enumerate(kinds):
-            e = pl.when(pl.col(k) == i).then(ids(name, pl.col(r))).otherwise(e)
-        return e
+        """Id of the referenced record: one expression whatever its kind (null when k < 0)."""
+        kc = pl.when(pl.col(k) >= 0).then(pl.col(k))
+        # zero-padding of a kind-dependent width: add 10**width, print, drop the leading "1"
+        pow10 = kc.replace_strict({i: 10**w for i, w in widths.items()}, default=None, return_dtype=pl.Int64)
+        num = (pl.col(r) + 1 + pow10).cast(pl.String).str.slice(1)
+        return pl.concat_str([kc.replace_strict(prefixes, default=None, return_dtype=pl.String), num])
 
     def imp(j: int) -> pl.Expr:
         kname = lookup(pl.when(pl.col(f"ik{j}") >= 0).then(pl.col(f"ik{j}")), kinds)
