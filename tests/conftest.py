@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,63 @@ def embedded_settings(tmp_path: Path) -> Settings:
 def embedded(embedded_settings: Settings) -> Iterator[Stores]:
     with open_stores(embedded_settings) as stores:
         yield stores
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _servers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Bring up Neo4j and PostgreSQL+TimescaleDB when a selected test needs them: containers
+    (testcontainers) where a Docker engine answers, otherwise the project's local services.
+    A failure here errors the server tests loudly; it never skips them."""
+    if not any(item.get_closest_marker("server") for item in request.session.items):
+        yield
+        return
+    if _docker_answers():
+        with _containers():
+            yield
+        return
+    from orderscope.services import up
+
+    up(load_settings())
+    yield
+
+
+@contextmanager
+def _containers() -> Iterator[None]:
+    try:
+        from testcontainers.community.neo4j import Neo4jContainer  # type: ignore[import-untyped]
+        from testcontainers.community.postgres import PostgresContainer  # type: ignore[import-untyped]
+    except ImportError:
+        from testcontainers.neo4j import Neo4jContainer  # type: ignore[import-untyped]
+        from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
+
+    password = "orderscope-dev"
+    with Neo4jContainer("neo4j:5.26-community", password=password) as neo4j, PostgresContainer(
+        "timescale/timescaledb:2.19.3-pg16", username="orderscope", password=password,
+        dbname="orderscope",
+    ) as pg:
+        env = {
+            "ORDERSCOPE_NEO4J_URI": neo4j.get_connection_url(),
+            "ORDERSCOPE_NEO4J_PASSWORD": password,
+            "ORDERSCOPE_PG_HOST": pg.get_container_host_ip(),
+            "ORDERSCOPE_PG_PORT": str(pg.get_exposed_port(5432)),
+        }
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
