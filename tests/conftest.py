@@ -32,6 +32,31 @@ def generated(tmp_path_factory: pytest.TempPathFactory):
     return make
 
 
+@pytest.fixture(scope="session")
+def ingested(generated, tmp_path_factory: pytest.TempPathFactory):
+    """ingested(orders, seed, scenario) -> (settings, folder): a generated dataset ingested
+    once per session into its own embedded store. Open it with
+    `open_stores(settings, read_only=True)`; never write to it."""
+    from orderscope.ingest.pipeline import ingest_folder
+
+    made: dict[tuple, tuple[Settings, Path]] = {}
+
+    def make(orders: int = 3000, seed: int = 5, scenario: str = "default"):
+        key = (orders, seed, scenario)
+        if key not in made:
+            folder = generated(orders, seed, scenario)
+            settings = load_settings(
+                backend="embedded",
+                data_dir=tmp_path_factory.mktemp(f"store-{orders}-{seed}-{scenario}"),
+            )
+            with open_stores(settings) as stores:
+                ingest_folder(folder, stores)
+            made[key] = (settings, folder)
+        return made[key]
+
+    return make
+
+
 @pytest.fixture
 def copy_of(tmp_path: Path):
     """A private, writable copy of a generated folder (to damage or shuffle)."""
