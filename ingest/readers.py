@@ -21,7 +21,7 @@ from orderscope.sources import SOURCE_KINDS, SourceKind
 
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 ROW = "_row"  # 1-based record number within the file (data rows, header excluded)
-RAW = "_raw"  # the row as read, JSON text, kept for quarantine
+RAW = "_raw"  # the line as read (JSON Lines only); other formats re-encode rejected rows
 
 
 @dataclass
@@ -40,12 +40,23 @@ class SourceFile:
 
 @dataclass
 class ReadResult:
-    rows: pl.DataFrame  # ROW, RAW and the kind's columns (strings for text formats)
+    rows: pl.DataFrame  # ROW (+ RAW for JSON Lines) and the columns as read
     rejects: pl.DataFrame  # ROW, reason, raw
 
     @property
     def rows_read(self) -> int:
         return self.rows.height + self.rejects.height
+
+    def raw(self, rejected: pl.DataFrame) -> pl.DataFrame:
+        """ROW, reason, raw for rows rejected after reading: the row exactly as read, as JSON
+        text. Encoded only for the rejected rows, never for the whole file."""
+        picked = self.rows.join(rejected.select(ROW, "reason"), on=ROW, how="inner")
+        if RAW in picked.columns:
+            raw = pl.col(RAW)
+        else:
+            fields = [c for c in self.rows.columns if c not in (ROW, RAW)]
+            raw = pl.struct([pl.col(c).cast(pl.String) for c in fields]).struct.json_encode()
+        return picked.select(ROW, "reason", raw.alias("raw"))
 
 
 def discover(folder: Path) -> tuple[list[SourceFile], list[Path]]:
@@ -88,9 +99,7 @@ def _read_parquet(source: SourceFile) -> ReadResult:
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    raw_cols = [c for c in frame.columns if c != ROW]
-    raw = pl.struct([pl.col(c).cast(pl.String) for c in raw_cols]).struct.json_encode()
-    return ReadResult(frame.with_columns(raw.alias(RAW)), _rejects([]))
+    return ReadResult(frame, _rejects([]))
 
 
 def _struct_spec(kind: SourceKind) -> str:
@@ -152,8 +161,7 @@ def _read_csv(source: SourceFile) -> ReadResult:
     if not fast:
         return _read_csv_by_line(source, header)
     rows = rows.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    raw = pl.struct([pl.col(c) for c in header]).struct.json_encode() if header else pl.lit("{}")
-    return ReadResult(rows.with_columns(raw.alias(RAW)), _rejects([]))
+    return ReadResult(rows, _rejects([]))
 
 
 def _read_csv_by_line(source: SourceFile, header: list[str]) -> ReadResult:
@@ -179,5 +187,4 @@ def _read_csv_by_line(source: SourceFile, header: list[str]) -> ReadResult:
         numbers.append(number)
     rows = pl.DataFrame(good, schema={h: pl.String for h in header}, orient="row")
     rows = rows.with_columns(pl.Series(ROW, numbers, dtype=pl.Int64)).select(ROW, *header)
-    raw = pl.struct([pl.col(c) for c in header]).struct.json_encode()
-    return ReadResult(rows.with_columns(raw.alias(RAW)), _rejects(bad))
+    return ReadResult(rows, _rejects(bad))

@@ -2,14 +2,15 @@
 
 Two vectorized passes over the whole batch: the first parses every column once, the second
 derives the reasons from the parsed values and the original text (cheap comparisons, no
-re-parsing). The result splits into typed good rows and rejected rows (ROW, reason, raw).
+re-parsing). The result splits into typed good rows and rejected rows (ROW, reason); the raw
+text of rejected rows is attached by the reader (ReadResult.raw), only for those rows.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from orderscope.ingest.readers import RAW, ROW
+from orderscope.ingest.readers import ROW
 from orderscope.sources import SourceKind
 
 REASON = "_reason"
@@ -94,9 +95,9 @@ def _space_separated(parsed: pl.DataFrame, names: list[str]) -> pl.DataFrame:
 
 
 def validate(kind: SourceKind, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Typed good rows (ROW, RAW and kind's columns) and rejected rows (ROW, reason, raw)."""
+    """Typed good rows (ROW and the kind's columns) and rejected rows (ROW, reason)."""
     present = rows.schema
-    parse: list[pl.Expr] = [pl.col(ROW), pl.col(RAW)]
+    parse: list[pl.Expr] = [pl.col(ROW)]
     missing: list[str] = []
     for col in kind.columns:
         if col.name in present:
@@ -117,14 +118,12 @@ def validate(kind: SourceKind, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.Dat
         pl.concat_str(problems, separator="; ", ignore_nulls=True).replace("", None).alias(REASON)
     ).drop(*texts)
     good = parsed.filter(pl.col(REASON).is_null()).drop(REASON)
-    bad = parsed.filter(pl.col(REASON).is_not_null()).select(
-        ROW, pl.col(REASON).alias("reason"), pl.col(RAW).alias("raw")
-    )
+    bad = parsed.filter(pl.col(REASON).is_not_null()).select(ROW, pl.col(REASON).alias("reason"))
     return good, bad
 
 
 def reject(frame: pl.DataFrame, mask: pl.Expr, reason: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split rows where `mask` holds into rejects with `reason`; the rest stay."""
     flagged = frame.with_columns(mask.fill_null(False).alias("_bad"))
-    bad = flagged.filter("_bad").select(ROW, reason.alias("reason"), pl.col(RAW).alias("raw"))
+    bad = flagged.filter("_bad").select(ROW, reason.alias("reason"))
     return flagged.filter(~pl.col("_bad")).drop("_bad"), bad

@@ -18,7 +18,7 @@ def _read_validate(path):
     (source,), _ = discover(path.parent)
     result = read(source)
     good, bad = validate(source.kind, result.rows)
-    return result, good, pl.concat([result.rejects, bad]).sort(ROW)
+    return result, good, pl.concat([result.rejects, result.raw(bad)]).sort(ROW)
 
 
 def test_discover_orders_kinds_and_reports_unknown_files(tmp_path):
