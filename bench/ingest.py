@@ -46,6 +46,7 @@ def main() -> None:
         "peak_rss_mb": peak_rss_mb(),
         "graph_write_s": round(report.store_seconds.get("graph", 0.0), 2),
         "series_write_s": round(report.store_seconds.get("series", 0.0), 2),
+        "phase_s": {k: round(v, 2) for k, v in report.store_seconds.items()},
     }
     relationships = sum(v for k, v in graph_counts.items() if k.startswith("rel:"))
     series_rows = report.series_rows

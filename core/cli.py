@@ -293,9 +293,14 @@ def services_up(as_json: JsonOpt = False) -> None:
     """Install (once) and start Neo4j and PostgreSQL+TimescaleDB on 127.0.0.1."""
     from orderscope.services import up
 
-    with console.status("starting services") as status:
-        result = up(load_settings(), progress=lambda msg: status.update(msg))
-    _print_json(result) if as_json else out.print(result)
+    from orderscope.services import ServiceError
+
+    try:
+        with console.status("starting services") as status:
+            result = up(load_settings(), progress=lambda msg: status.update(msg))
+    except ServiceError as e:
+        _fail(str(e))
+    _print_json(result) if as_json else _print_services(result)
 
 
 @services_app.command("down")
@@ -304,7 +309,7 @@ def services_down(as_json: JsonOpt = False) -> None:
     from orderscope.services import down
 
     result = down(load_settings())
-    _print_json(result) if as_json else out.print(result)
+    _print_json(result) if as_json else _print_services(result)
 
 
 @services_app.command("status")
@@ -313,7 +318,25 @@ def services_status(as_json: JsonOpt = False) -> None:
     from orderscope.services import status
 
     result = status(load_settings())
-    _print_json(result) if as_json else out.print(result)
+    _print_json(result) if as_json else _print_services(result)
+
+
+def _print_services(result: dict) -> None:
+    table = Table()
+    for col in ("service", "state", "version", "port", "started by orderscope", "seconds"):
+        table.add_column(col)
+    for name in ("postgres", "neo4j"):
+        info = result.get(name)
+        if not isinstance(info, dict):
+            continue
+        version = info.get("version", "")
+        if info.get("timescaledb"):
+            version = f"{version} + timescaledb {info['timescaledb']}"
+        table.add_row(
+            name, str(info.get("state", "")), version, str(info.get("port", "")),
+            str(info.get("started_by_us", "")), str(info.get("seconds", "")),
+        )
+    out.print(table)
 
 
 if __name__ == "__main__":
