@@ -27,6 +27,7 @@ TRACKS = kind("logistics_tracks")
 CAPACITY = kind("carrier_capacity")
 SESSIONS = kind("operator_sessions")
 ORDERS = kind("orders")
+TEST_PG_SCHEMA = "orderscope_port_test"
 
 
 def make_store(adapter: str, tmp_path: Path) -> SeriesStore:
@@ -34,22 +35,22 @@ def make_store(adapter: str, tmp_path: Path) -> SeriesStore:
         from orderscope.series.duckdb import DuckDBSeries
 
         return DuckDBSeries(tmp_path / "series.duckdb")
-    if adapter == "timescale":  # pragma: no cover - added with series/timescale.py
+    if adapter == "timescale":
         from orderscope.config import load_settings
-        from orderscope.series.timescale import TimescaleSeries  # type: ignore[import-not-found]
+        from orderscope.series.timescale import TimescaleSeries
 
-        return TimescaleSeries(load_settings().pg_dsn)
+        # A schema of its own, so the reset before each test touches nothing else.
+        return TimescaleSeries(load_settings().pg_dsn, schema=TEST_PG_SCHEMA)
     raise ValueError(adapter)
 
 
 @pytest.fixture(
     params=[
         "duckdb",
-        # The server adapter joins here once series/timescale.py exists: it is built from
-        # load_settings().pg_dsn against the local PostgreSQL+TimescaleDB (project services
-        # script, or a testcontainers fixture when a Docker engine answers), in its own schema
-        # so reset() cannot touch anything else:
-        # pytest.param("timescale", marks=pytest.mark.server),
+        # The server adapter, built from load_settings().pg_dsn against the local
+        # PostgreSQL+TimescaleDB (project services script, or a testcontainers fixture when a
+        # Docker engine answers), in its own schema so reset() cannot touch anything else.
+        pytest.param("timescale", marks=pytest.mark.server),
     ]
 )
 def series_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SeriesStore]:
