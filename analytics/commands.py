@@ -1,0 +1,193 @@
+"""CLI commands of the analytics: `stalls`, `flows`, `health`.
+
+Attach them to the main app with `orderscope.analytics.commands.register(app)`.
+"""
+
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, Optional
+
+import typer
+
+
+def _when(text: str | None) -> datetime | None:
+    """An ISO moment (naive = UTC), or the start of a period (2026-W47, 2026-11-18, ...)."""
+    if text is None:
+        return None
+    from orderscope.analytics.periods import parse_period
+
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    except ValueError:
+        return parse_period(text).start
+
+
+def _hours(ms: Any) -> str:
+    return "" if ms is None else f"{ms / 3_600_000:.1f} h"
+
+
+def register(app: typer.Typer) -> None:
+    """Add `stalls`, `flows` and `health` to the orderscope CLI app."""
+    from orderscope.cli import BackendOpt, DataDir, JsonOpt, _fail, _print_json, _settings, out
+
+    @app.command()
+    def stalls(
+        open_only: Annotated[
+            bool, typer.Option("--open", help="Only visits still open at the data clock.")
+        ] = False,
+        since: Annotated[
+            Optional[str],
+            typer.Option(help="Visits in progress at/after this moment or period start "
+                         "(2026-11-16, 2026-W47, 2026-11-16T08:00Z); baselines learn from the 28 days before."),
+        ] = None,
+        limit: Annotated[int, typer.Option(help="How many stalls to show (largest excess first).")] = 50,
+        as_json: JsonOpt = False,
+        data_dir: DataDir = None,
+        backend: BackendOpt = None,
+    ) -> None:
+        """Stalled orders: dwell past max(catalog SLA, median + 3 x 1.4826 x MAD of the
+        node x warehouse x hour-of-week baseline), closed or still open."""
+        from orderscope.analytics.stalls import find_stalls
+        from orderscope.stores import StoreUnavailable, open_stores
+
+        try:
+            start = _when(since)
+        except ValueError as e:
+            _fail(str(e))
+        try:
+            with open_stores(_settings(data_dir, backend), read_only=True) as stores:
+                as_of = stores.series.data_clock()
+                frame = find_stalls(stores, start, open_only)
+        except StoreUnavailable as e:
+            _fail(str(e))
+        total = frame.height
+        rows = frame.head(limit).to_dicts() if limit > 0 else frame.to_dicts()
+        if as_json:
+            _print_json({"as_of": as_of, "since": start, "open_only": open_only, "total": total,
+                         "stalls": rows})  # fmt: skip
+            return
+        from rich.table import Table
+
+        table = Table(title=f"stalls as of {as_of} ({total:,} in all)")
+        for col in ("order", "node", "warehouse", "entered", "dwell", "threshold", "excess", "baseline", ""):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                r["order_id"], r["node"], r["warehouse_id"], str(r["entered_at"])[:19],
+                _hours(r["dwell_ms"]), _hours(r["threshold_ms"]), _hours(r["excess_ms"]),
+                r["baseline_level"], "open" if r["open"] else "",
+            )  # fmt: skip
+        out.print(table)
+
+    @app.command()
+    def flows(
+        period: Annotated[str, typer.Option(help="Period: 2026-W47, 2026-11, 2026-11-18 or a range.")],
+        baseline: Annotated[
+            Optional[str], typer.Option(help="Baseline window (default: the period just before).")
+        ] = None,
+        top: Annotated[int, typer.Option(help="How many loops / variants to list.")] = 10,
+        as_json: JsonOpt = False,
+        data_dir: DataDir = None,
+        backend: BackendOpt = None,
+    ) -> None:
+        """Process variants and loops (a state revisited) of the period against a baseline,
+        with significance and where the loops concentrate."""
+        from orderscope.analytics.flows import flow_anomalies
+        from orderscope.analytics.periods import parse_period
+        from orderscope.stores import StoreUnavailable, open_stores
+
+        try:
+            p = parse_period(period)
+            b = parse_period(baseline) if baseline else None
+        except ValueError as e:
+            _fail(str(e))
+        try:
+            with open_stores(_settings(data_dir, backend), read_only=True) as stores:
+                result = flow_anomalies(stores, p, b, top=top)
+        except StoreUnavailable as e:
+            _fail(str(e))
+        if as_json:
+            _print_json(result)
+            return
+        o = result["orders"]
+        out.print(f"[bold]{result['period']['label']}[/] ({o['period']:,} orders) vs "
+                  f"{result['baseline']['label']} ({o['baseline']:,} orders)")  # fmt: skip
+        out.print("[bold]loops[/]")
+        for r in result["loops"]:
+            flag = "[red]significant[/]" if r["significant"] else ""
+            where = ", ".join(f"{k}={v}" for k, v in r["where"].items())
+            out.print(f"  {' → '.join(r['loop'])}: {r['orders']} orders ({r['rate']:.2%}) vs "
+                      f"{r['baseline_orders']} ({r['baseline_rate']:.2%}), p_adj={r['p_adjusted']:.2g} "
+                      f"{flag}{'  where ' + where if where else ''}")  # fmt: skip
+        out.print("[bold]variants[/]")
+        for r in result["variants"]:
+            flag = "[red]significant[/]" if r["significant"] else ""
+            out.print(f"  {r['orders']:>6} vs {r['baseline_orders']:>6}  p_adj={r['p_adjusted']:.2g} {flag}"
+                      f"  {'>'.join(r['variant'])}", highlight=False)  # fmt: skip
+
+    @app.command()
+    def health(
+        order_id: Annotated[Optional[str], typer.Argument(help="One order's health (else slices).")] = None,
+        by: Annotated[
+            Optional[str], typer.Option(help="Slice dimensions, comma-separated (region,channel).")
+        ] = None,
+        period: Annotated[
+            Optional[str], typer.Option(help="Orders created in this period (default: last 7 days).")
+        ] = None,
+        as_json: JsonOpt = False,
+        data_dir: DataDir = None,
+        backend: BackendOpt = None,
+    ) -> None:
+        """Order health score (0-100): on-time delivery, proactive communication before delays,
+        ticket response and resolution; for one order or per slice."""
+        from orderscope.analytics.health import order_health, slice_health
+        from orderscope.analytics.periods import Period, parse_period
+        from orderscope.snapshot import UnknownOrder
+        from orderscope.stores import StoreUnavailable, open_stores
+
+        dims = [d.strip() for d in (by or "").split(",") if d.strip()]
+        try:
+            p = parse_period(period) if period else None
+        except ValueError as e:
+            _fail(str(e))
+        try:
+            with open_stores(_settings(data_dir, backend), read_only=True) as stores:
+                if order_id:
+                    data: Any = order_health(stores, order_id)
+                else:
+                    if p is None:
+                        from datetime import timedelta
+
+                        clock = stores.series.data_clock() or datetime.now(timezone.utc)
+                        p = Period("last 7 days", clock - timedelta(days=7), clock + timedelta(microseconds=1))
+                    frame = slice_health(stores, dims, p)
+                    data = {"period": {"label": p.label, "start": p.start, "end": p.end}, "by": dims,
+                            "slices": frame.to_dicts()}  # fmt: skip
+        except (StoreUnavailable, UnknownOrder, ValueError) as e:
+            _fail(str(e))
+        if as_json:
+            _print_json(data)
+            return
+        if order_id:
+            c = data["components"]
+            out.print(f"[bold]{order_id}[/] health {data['score']:.1f} / 100  "
+                      f"(delivery {data['delivery']['status']})")  # fmt: skip
+            for k, v in c.items():
+                out.print(f"  {k:<11} {'n/a' if v is None else f'{v:.2f}'}")
+            for d in data["delays"]:
+                out.print(f"  delay: {d['kind']} {d['node'] or ''} {d['start']} → {d['end']} "
+                          f"{'notified' if d['notified'] else 'not notified'}")  # fmt: skip
+            return
+        from rich.table import Table
+
+        table = Table(title=f"order health, orders created in {data['period']['label']}")
+        cols = [*dims, "orders", "on_time_rate", "proactive_rate", "response_score", "resolution_score", "health_score"]
+        for col in cols:
+            table.add_column(col)
+        for r in data["slices"]:
+            table.add_row(*("" if r[c] is None else (f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c])) for c in cols))
+        out.print(table)
+
+
+__all__ = ["register"]
