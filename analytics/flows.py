@@ -288,7 +288,6 @@ def _concentration(
                 }
             )
     rows.sort(key=lambda r: (r["_logp"], -r["loop_orders"]))
-    return_rows = rows
     # `where`: greedy descent. Take the most surprising single-dimension segment, then look for
     # the next one *within* it (so a dimension merely correlated with the first is not named).
     where: dict[str, str] = {}
@@ -315,7 +314,6 @@ def _concentration(
         where[d] = str(value)
         ctx_loops = ctx_loops.filter(pl.col(d) == value)
         ctx_all = ctx_all.filter(pl.col(d) == value)
-    rows = return_rows
     for r in rows:
         r.pop("_logp")
     return rows[:10], where

@@ -55,7 +55,8 @@ STALL_SCHEMA = {
 # $5 as_of, $6 since (visits still in progress at or after it). Optional filters follow.
 _STALLS_SQL = f"""
 WITH th AS (
-    SELECT unnest($1) AS node, unnest($2) AS wh, unnest($3) AS how, unnest($4) AS threshold_ms
+    SELECT unnest(CAST($1 AS TEXT[])) AS node, unnest(CAST($2 AS TEXT[])) AS wh,
+           unnest(CAST($3 AS BIGINT[])) AS how, unnest(CAST($4 AS BIGINT[])) AS threshold_ms
 ), v AS (
     SELECT d."order_id" AS order_id, d."node" AS node, d."visit" AS visit,
            o."warehouse_id" AS wh, d."entered_at" AS entered_at,

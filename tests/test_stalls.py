@@ -139,3 +139,41 @@ def test_limit_order_filter_and_empty_since(default_store):
     assert top3.height == 3
     assert set(one["order_id"]) == {oid} and "CUSTOMS_DECLARED" in set(one["node"])
     assert none.height == 0 or none["open"].all()
+
+
+@pytest.mark.server
+def test_server_backend_agrees_with_embedded(ingested):
+    """Stalls, flows and slice health on Neo4j + TimescaleDB give the embedded answers."""
+    from orderscope.analytics.flows import flow_anomalies
+    from orderscope.analytics.health import slice_health
+    from orderscope.config import load_settings
+    from orderscope.ingest.pipeline import ingest_folder
+
+    embedded, folder = ingested(1500, 7, "default")
+    server = load_settings(backend="server")
+    with open_stores(server) as stores:
+        stores.graph.reset()
+        stores.series.reset()
+        ingest_folder(folder, stores)
+    inc = _truth(folder, "customs_stall")
+    since = _ts(inc["period_range"][0])
+    results = []
+    for settings in (embedded, server):
+        with open_stores(settings, read_only=True) as stores:
+            stalls = find_stalls(stores, since).sort("order_id", "node", "visit")
+            opened = find_stalls(stores, None, open_only=True,
+                                 as_of=stores.series.data_clock() + timedelta(days=2))
+            flows = flow_anomalies(stores, inc["period"], inc["baseline"])
+            health = slice_health(stores, ["region"], inc["period"]).sort("region")
+        results.append((stalls, opened.sort("order_id", "node", "visit"), flows, health))
+    (s1, o1, f1, h1), (s2, o2, f2, h2) = results
+    assert s1.height > 0
+    assert s1.equals(s2)
+    assert o1.equals(o2)
+    assert [r["cycle"] for r in f1["loops"]] == [r["cycle"] for r in f2["loops"]]
+    assert [(r["orders"], r["baseline_orders"]) for r in f1["loops"]] == [
+        (r["orders"], r["baseline_orders"]) for r in f2["loops"]
+    ]
+    assert f1["loops"][0]["where"] == f2["loops"][0]["where"]
+    assert [v["variant"] for v in f1["variants"]] == [v["variant"] for v in f2["variants"]]
+    assert h1.equals(h2)
