@@ -17,6 +17,7 @@ from orderscope.config import Settings, load_settings
 app = typer.Typer(
     help="orderscope: every order traceable, every delay explainable.",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -338,6 +339,15 @@ def _print_services(result: dict) -> None:
         )
     out.print(table)
 
+
+def _register_analytics() -> None:
+    """Analytics commands live with the analytics; they add themselves to this app."""
+    from orderscope.analytics import commands
+
+    commands.register(app)
+
+
+_register_analytics()
 
 if __name__ == "__main__":
     app()
