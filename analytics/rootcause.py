@@ -88,6 +88,7 @@ NORMAL_VALUES = {
     "humidity_band": (HUMIDITY_BANDS[1][1],),
 }  # fmt: skip
 SAME_STORY = 0.75
+HOST_MAX = 0.5
 SLICE_TESTS = 10  # the slice against its parent is one question; allow for a few asked in a row
 STAGE_WEIGHT = 0.35  # stage time (cycle_time by node) says where, never who: ranks below causes
 NARROW = 0.9  # a narrower intersection must keep this share of the story's explanatory power
@@ -547,6 +548,14 @@ class _Ctx:
             ct, zt, _, _ = dual.t.of_sums(v[0], v[6], v[6], v[3], v[7], v[7])
             rows.append({"dimension": d, "value": val, "c": c, "z": max(zm, zt), "z_mean": zm, "z_tail": zt,
                          "ct": ct, "m0": m0, "m1": m1, "n0": int(v[0]), "n1": int(v[3])})  # fmt: skip
+        if twin is not None and any(
+            r["dimension"] == "flow" and c_share(r["ct"], dual.t.delta) >= SAME_STORY and r["z_tail"] >= 3
+            for r in rows
+        ):
+            # flow loops explain the change: a segment explains it only as far as it
+            # concentrates the loops (stall rates near their ceiling would mislead otherwise)
+            for r in rows:
+                r["z"] = r["z_tail"]
         self.rows_by_key = {(r["dimension"], r["value"]): r for r in rows}
         stages = self._stage_rows(st) if self.metric == "cycle_time" else []
         m_tests = max(1, (len(rows) + len(self.node_findings)) * dual.tests + len(stages))
@@ -631,9 +640,8 @@ class _Ctx:
         for r in sorted(ents, key=lambda r: (-_power(r), -r["z"])):
             if r is lead:
                 continue
-            narrowed = cur & mk(r)
-            if _power(dual.of_mask(narrowed)) >= goal:
-                cur = narrowed
+            if _keeps(dual, cur, cur & mk(r)):
+                cur = cur & mk(r)
                 included.append(r)
             else:
                 related.append(r)
@@ -705,8 +713,8 @@ class _Ctx:
         best = None
         for d, v, _ in cov.iter_rows():
             row = self.rows_by_key.get((d, v))
-            if row is None or (d, v) in skip:
-                continue
+            if row is None or (d, v) in skip or row["n1"] > HOST_MAX * self.st.N1:
+                continue  # a host holding most of the slice pins nothing down
             size = row["n0"] + row["n1"]
             if best is None or size < best[0]:
                 best = (size, row)
@@ -767,6 +775,27 @@ class _Ctx:
                 if name in segment or name in ctx or name in out or rows.is_empty():
                     continue
                 out[name] = rows[col].mode().sort()[0]
+        if self.qc_all is not None and "equipment_id" not in segment and "equipment_id" not in ctx and (
+            {"zone_id", "warehouse_id"} & (set(segment) | set(out))
+        ):
+            # follow the QC reports: does one device hold the failed inspections of this place?
+            rep = self.qc_all.filter(
+                (pl.col("result") != "pass") & (pl.col("inspected_at") >= self.w["p0"])
+                & (pl.col("inspected_at") < self.w["p1"])
+            )  # fmt: skip
+            zone = segment.get("zone_id") or out.get("zone_id")
+            if zone:
+                rep = rep.filter(pl.col("zone_id") == zone)
+            else:
+                rep = rep.filter(pl.col("qc_warehouse_id") == (segment.get("warehouse_id") or out.get("warehouse_id")))
+            if len(rep) >= 5:
+                top = rep.group_by("equipment_id").len().sort(["len", "equipment_id"], descending=[True, False])
+                eq, k = top.row(0)
+                if k >= 0.7 * len(rep):
+                    out["equipment_id"] = eq
+                    if not zone:
+                        z = rep.filter(pl.col("equipment_id") == eq)["zone_id"].mode().sort()[0]
+                        out["zone_id"] = z
         if self.focus_node is not None and self.node is None and "node" not in segment:
             out["node"] = self.focus_node
         return out
@@ -1084,6 +1113,23 @@ def _describe(segment: dict) -> str:
         return "The slice"
     text = parts[0] + (f" ({', '.join(parts[1:])})" if len(parts) > 1 else "")
     return text[0].upper() + text[1:]
+
+
+def _raw_power(r: dict) -> float:
+    share = max(0.0, r["share"])
+    if r.get("tail_share") is not None:
+        share = 0.5 * (share + max(0.0, r["tail_share"]))
+    return share
+
+
+def _keeps(dual: _Dual, cur: np.ndarray, narrowed: np.ndarray) -> bool:
+    """Narrowing a finding to `narrowed` is accepted when it keeps >= NARROW of its (unclipped)
+    explanatory power and the part left out shows no change of its own (surprise < 1)."""
+    if narrowed.sum() == cur.sum():
+        return True
+    if _raw_power(dual.of_mask(narrowed)) < NARROW * _raw_power(dual.of_mask(cur)):
+        return False
+    return dual.of_mask(cur & ~narrowed)["z"] < 1.0
 
 
 def _merge(cand: list[dict], masks: dict, dual: _Dual) -> list[list[dict]]:
