@@ -37,9 +37,17 @@ def _open_ladybug(tmp_path: Path) -> GraphStore:
     return LadybugGraph(tmp_path / "graph.lbug")
 
 
+def _open_neo4j(tmp_path: Path) -> GraphStore:
+    from orderscope.config import load_settings
+    from orderscope.graph.neo4j import Neo4jGraph
+
+    s = load_settings(backend="server")
+    return Neo4jGraph(s.neo4j_uri, s.neo4j_user, s.neo4j_password, s.neo4j_database)
+
+
 FACTORIES: dict[str, Callable[[Path], GraphStore]] = {
     "ladybug": _open_ladybug,
-    # "neo4j": _open_neo4j,  # shared server: the fixture resets it before each test
+    "neo4j": _open_neo4j,  # shared server: the fixture resets it before each test
 }
 SERVER_ADAPTERS = {"neo4j"}
 
@@ -532,3 +540,63 @@ def test_ladybug_add_records_is_atomic(tmp_path: Path) -> None:
         assert c["node:QCReport"] == 0 and c["node:Equipment"] == 0 and c["rel:HAS_QC_REPORT"] == 0
         g.add_records(QC_REPORTS, bad.head(1))
         assert g.counts()["node:QCReport"] == 1
+
+
+# --- Neo4j-specific ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def neo4j_store(tmp_path: Path) -> Iterator[Any]:
+    store = _open_neo4j(tmp_path)
+    try:
+        store.ensure_schema()
+        store.reset()
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.mark.server
+def test_neo4j_batched_writes_match_ladybug(tmp_path: Path, neo4j_store: Any) -> None:
+    """Tiny transactions and statements (every batching path, nulls split by pattern) write
+    exactly what the embedded adapter writes, and read back identically."""
+    neo4j_store.batch_size, neo4j_store.statement_rows = 2, 1
+    load_basic(neo4j_store)
+    with _open_ladybug(tmp_path) as lb:  # type: ignore[attr-defined]
+        lb.ensure_schema()
+        load_basic(lb)
+        assert neo4j_store.counts() == lb.counts()
+        for o in ("O1", "O2", "O3", "nope"):
+            assert neo4j_store.order(o) == lb.order(o)
+            assert neo4j_store.order_records(o) == lb.order_records(o)
+            assert neo4j_store.calibrations_for_order(o) == lb.calibrations_for_order(o)
+
+
+@pytest.mark.server
+def test_neo4j_small_add_is_atomic(neo4j_store: Any) -> None:
+    neo4j_store.add_records(ORDERS, frame(ORDERS, [order_row("O1")]))
+    bad = frame(
+        QC_REPORTS, [qc_row("QC1", "O1", ts(2), "E1"), qc_row("QC2", "missing", ts(2), "E2")]
+    )
+    with pytest.raises(ValueError, match="does not exist"):
+        neo4j_store.add_records(QC_REPORTS, bad)
+    c = neo4j_store.counts()
+    assert c["node:QCReport"] == 0 and c["node:Equipment"] == 0 and c["rel:HAS_QC_REPORT"] == 0
+    neo4j_store.add_records(QC_REPORTS, bad.head(1))
+    assert neo4j_store.counts()["node:QCReport"] == 1
+
+
+def test_neo4j_layout_guards_query_text() -> None:
+    """Only schema labels, types and kinds reach query text (no server needed)."""
+    from dataclasses import replace
+
+    from orderscope.graph import neo4j as n4
+
+    with pytest.raises(ValueError):
+        n4._label("Order`) DETACH DELETE (n")
+    with pytest.raises(ValueError):
+        n4._rel("KNOWS")
+    with pytest.raises(ValueError):
+        n4._RecordWrite(replace(PAYMENTS, label="Payment` {x: 1})//"))
+    with pytest.raises(ValueError):
+        n4._merge_relation("IN_ZONE", "Zone", "Equipment")  # wrong direction
