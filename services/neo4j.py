@@ -28,8 +28,9 @@ ARTIFACTS = [("org.neo4j", "neo4j"), ("org.neo4j.app", "neo4j-server")]
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
 ADMIN_CLASS = "org.neo4j.cli.AdminTool"
-HEAP = "1g"
-PAGECACHE = "512m"
+# Enough heap that bulk loads do not pause for GC; override for small machines.
+HEAP = os.environ.get("ORDERSCOPE_NEO4J_HEAP", "2g")
+PAGECACHE = os.environ.get("ORDERSCOPE_NEO4J_PAGECACHE", "1g")
 JVM_FLAGS = [
     f"-Xms{HEAP}", f"-Xmx{HEAP}", "-XX:+UseG1GC", "-XX:-OmitStackTraceInFastThrow",
     "-XX:+DisableExplicitGC", "-Djdk.nio.maxCachedBufferSize=1024",
