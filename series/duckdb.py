@@ -284,6 +284,40 @@ class DuckDBSeries:
         self._ensure()
         return self._frame(S.LEDGER_ALL)
 
+    # --- stall-pattern library ------------------------------------------------------------
+    def save_pattern(self, row: dict[str, Any]) -> bool:
+        return self._append_table(S.PATTERN_LIBRARY, pl.DataFrame([row]), "pattern") > 0
+
+    def patterns(self) -> pl.DataFrame:
+        return self._read_table(S.PATTERN_LIBRARY, S.PATTERNS_ALL)
+
+    def record_pattern_hits(self, frame: pl.DataFrame) -> int:
+        return self._append_table(S.PATTERN_HITS, frame, "hits")
+
+    def pattern_hits(self, pattern_ids: list[str] | None = None) -> pl.DataFrame:
+        if pattern_ids is None:
+            return self._read_table(S.PATTERN_HITS, S.PATTERN_HITS_ALL)
+        return self._read_table(S.PATTERN_HITS, S.PATTERN_HITS_OF, [list(pattern_ids)])
+
+    def _append_table(self, table: S.Table, frame: pl.DataFrame, stem: str) -> int:
+        self._write_guard()
+        if frame.is_empty():
+            return 0
+        frame = S.dedupe_frame(table, S.prepare_frame(table, frame))
+        with self._lock:
+            self._ensure()
+            with self._registered(frame, stem) as src, self._transaction():
+                return self._changed(S.insert_new_sql(table, src))
+
+    def _read_table(
+        self, table: S.Table, sql: str, params: Sequence[Any] | None = None
+    ) -> pl.DataFrame:
+        self._ensure()
+        try:
+            return self._frame(sql, params)
+        except duckdb.CatalogException:  # a store made before the table existed, opened read-only
+            return S.empty_frame(table)
+
     def reset(self) -> None:
         self._write_guard()
         with self._lock, self._transaction():

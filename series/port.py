@@ -6,7 +6,8 @@ kind's columns) plus:
   stage_dwell     -- order_id, node, visit, entered_at, left_at (null while open), dwell_ms,
                      derived from order_events by event time, never by arrival order;
   ingest_ledger   -- one row per ingested file batch;
-  quarantine      -- rejected rows with their reason.
+  quarantine      -- rejected rows with their reason;
+  pattern_library -- named, versioned stall patterns; pattern_hits -- the visits they matched.
 Frames in and out use the types listed in orderscope.graph.port. Every query is parameterized.
 Timestamps are stored at millisecond precision (truncated) and read back tz-aware UTC.
 Shared SQL texts live in orderscope.series.sql; quote identifiers in hand-written SQL ("at" is a
@@ -109,6 +110,26 @@ class SeriesStore(Protocol):
 
     def ledger(self) -> pl.DataFrame:
         """Every ledger entry, ordered by started_at."""
+
+    # --- stall-pattern library (orderscope.analytics.patterns) ---------------------------
+    def save_pattern(self, row: dict[str, Any]) -> bool:
+        """Add one library entry: a dict of the pattern_library columns (name, version,
+        pattern_id, items as JSON text, created_at; support, risk_ratio, p_adjusted, stalls,
+        note optional). An entry whose (name, version) is stored already is left as it is;
+        returns whether it was added. Version numbering is the caller's."""
+
+    def patterns(self) -> pl.DataFrame:
+        """Every library entry (pattern_library columns), ordered by name then version."""
+
+    def record_pattern_hits(self, frame: pl.DataFrame) -> int:
+        """Append stalled visits matched by library patterns: columns pattern_id, order_id,
+        node, visit, entered_at, dwell_ms (optional), run_id, recorded_at. A visit already
+        recorded for the pattern is skipped (so a later run counts only new hits); returns
+        rows added."""
+
+    def pattern_hits(self, pattern_ids: list[str] | None = None) -> pl.DataFrame:
+        """Recorded hits (pattern_hits columns) of these patterns (None: all), ordered by
+        pattern_id, entered_at, order_id, node, visit."""
 
     def reset(self) -> None:
         """Delete everything this store holds (tables are recreated empty)."""

@@ -165,11 +165,48 @@ QUARANTINE = Table(
     indexes=(("kind", "row_number"),),
 )
 
+# The stall-pattern library (orderscope.analytics.patterns): named, versioned condition sets,
+# kept in the store so it works in server mode too, and the stalled visits each one matched.
+PATTERN_LIBRARY = Table(
+    name="pattern_library",
+    columns=(
+        Col("name", "str"),
+        Col("version", "int32"),
+        Col("pattern_id", "str"),  # derived from the items: the same items, the same id
+        Col("items", "text"),  # JSON list of "attribute=value", sorted
+        Col("created_at", "ts"),
+        Col("support", "float", required=False),  # scores when kept
+        Col("risk_ratio", "float", required=False),
+        Col("p_adjusted", "float", required=False),
+        Col("stalls", "int", required=False),
+        Col("note", "text", required=False),
+    ),
+    identity=("name", "version"),
+)
+
+PATTERN_HITS = Table(
+    name="pattern_hits",
+    columns=(
+        Col("pattern_id", "str"),
+        Col("order_id", "str"),
+        Col("node", "str"),
+        Col("visit", "int32"),
+        Col("entered_at", "ts"),
+        Col("dwell_ms", "int", required=False),
+        Col("run_id", "str"),
+        Col("recorded_at", "ts"),
+    ),
+    identity=("pattern_id", "order_id", "node", "visit"),  # a stalled visit counts once
+    indexes=(("pattern_id",),),
+)
+
 TABLES: tuple[Table, ...] = (
     *(kind_table(k) for k in STORED_KINDS.values()),
     STAGE_DWELL,
     INGEST_LEDGER,
     QUARANTINE,
+    PATTERN_LIBRARY,
+    PATTERN_HITS,
 )
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 # What counts() reports: the series-kind tables, the orders dimension, dwell and quarantine.
@@ -327,6 +364,19 @@ QUARANTINE_ROWS = f"""
 SELECT {_QUARANTINE_COLUMNS} FROM "quarantine"
 ORDER BY "quarantined_at" DESC, "batch_id", "row_number" LIMIT $1
 """
+
+_PATTERN_COLUMNS = idents(PATTERN_LIBRARY.column_names)
+PATTERNS_ALL = f'SELECT {_PATTERN_COLUMNS} FROM "pattern_library" ORDER BY "name", "version"'
+_HIT_COLUMNS = idents(PATTERN_HITS.column_names)
+PATTERN_HITS_ALL = (
+    f'SELECT {_HIT_COLUMNS} FROM "pattern_hits" '
+    'ORDER BY "pattern_id", "entered_at", "order_id", "node", "visit"'
+)
+# $1 pattern ids
+PATTERN_HITS_OF = (
+    f'SELECT {_HIT_COLUMNS} FROM "pattern_hits" WHERE "pattern_id" = ANY($1) '
+    'ORDER BY "pattern_id", "entered_at", "order_id", "node", "visit"'
+)
 
 # --- reads ----------------------------------------------------------------------------------
 

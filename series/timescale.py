@@ -571,6 +571,35 @@ class TimescaleSeries:
         with self._conn() as conn:
             return self._fetch(conn, S.LEDGER_ALL, None, _schema(S.INGEST_LEDGER))
 
+    # --- stall-pattern library ------------------------------------------------------------
+    def save_pattern(self, row: dict[str, Any]) -> bool:
+        return self._append_table(S.PATTERN_LIBRARY, pl.DataFrame([row]), "pattern") > 0
+
+    def patterns(self) -> pl.DataFrame:
+        with self._conn() as conn:
+            return self._fetch(conn, S.PATTERNS_ALL, None, _schema(S.PATTERN_LIBRARY))
+
+    def record_pattern_hits(self, frame: pl.DataFrame) -> int:
+        return self._append_table(S.PATTERN_HITS, frame, "hits")
+
+    def pattern_hits(self, pattern_ids: list[str] | None = None) -> pl.DataFrame:
+        schema = _schema(S.PATTERN_HITS)
+        with self._conn() as conn:
+            if pattern_ids is None:
+                return self._fetch(conn, S.PATTERN_HITS_ALL, None, schema)
+            return self._fetch(conn, S.PATTERN_HITS_OF, [list(pattern_ids)], schema)
+
+    def _append_table(self, table: S.Table, frame: pl.DataFrame, stem: str) -> int:
+        if frame.is_empty():
+            if self.read_only:
+                raise PermissionError(f"series store (schema {self.schema}) is open read-only")
+            return 0
+        frame = S.dedupe_frame(table, S.prepare_frame(table, frame))
+        with self._conn(write=True) as conn:
+            self._lock_table(conn, table.name)  # the anti-join is exact with one writer
+            src, prefix = self._copy_in(conn, frame, table, stem)
+            return self._run(conn, prefix + S.insert_new_sql(table, src))
+
     def reset(self) -> None:
         """Empty every table of this store's schema (TRUNCATE drops the hypertables' chunks);
         the tables, hypertables and indexes stay."""

@@ -557,3 +557,57 @@ def test_to_pyformat() -> None:
         " -- $3\nAND d = %(p2)s AND e %% 2 = 0"
     )
     assert params == {"p1": "one", "p2": "two"}
+
+
+# --- stall-pattern library ------------------------------------------------------------------
+
+
+def _pattern_row(name: str, version: int, items: list[str], **extra) -> dict:
+    import json
+
+    return {
+        "name": name, "version": version, "pattern_id": "P-" + "-".join(items),
+        "items": json.dumps(items), "created_at": t(version), **extra,
+    }  # fmt: skip
+
+
+def test_pattern_library_roundtrip(series_store: SeriesStore) -> None:
+    assert series_store.patterns().is_empty()
+    assert series_store.save_pattern(_pattern_row("humid qc", 1, ["a=1", "b=2"], risk_ratio=4.5))
+    assert series_store.save_pattern(_pattern_row("humid qc", 2, ["a=1"], note="it's \"odd\", ok"))
+    assert series_store.save_pattern(_pattern_row("broker", 1, ["node=X"]))
+    # the same (name, version) again is left as it is
+    assert not series_store.save_pattern(_pattern_row("humid qc", 1, ["zzz=1"]))
+    lib = series_store.patterns()
+    assert lib.columns == list(S.PATTERN_LIBRARY.column_names)
+    assert lib.select("name", "version").rows() == [("broker", 1), ("humid qc", 1), ("humid qc", 2)]
+    assert lib["items"][1] == '["a=1", "b=2"]'
+    assert lib["risk_ratio"][1] == 4.5 and lib["risk_ratio"][2] is None
+    assert lib["note"][2] == 'it\'s "odd", ok'
+    assert lib["created_at"][2] == t(2)
+
+
+def test_pattern_hits_new_only(series_store: SeriesStore) -> None:
+    def hits(rows: list[tuple], run: str) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "pattern_id": [r[0] for r in rows], "order_id": [r[1] for r in rows],
+                "node": ["PICKING"] * len(rows), "visit": [r[2] for r in rows],
+                "entered_at": [t(r[3]) for r in rows], "dwell_ms": [1000] * len(rows),
+                "run_id": [run] * len(rows), "recorded_at": [t(100)] * len(rows),
+            }  # fmt: skip
+        )
+
+    assert series_store.record_pattern_hits(hits([("P1", "O1", 1, 0), ("P1", "O2", 1, 5)], "r1")) == 2
+    # a later run: one visit already counted, one new visit, the same visit for another pattern
+    later = hits([("P1", "O1", 1, 0), ("P1", "O1", 2, 9), ("P2", "O1", 1, 0)], "r2")
+    assert series_store.record_pattern_hits(later) == 2
+    assert series_store.record_pattern_hits(later.clear()) == 0
+    got = series_store.pattern_hits(["P1"])
+    assert got.columns == list(S.PATTERN_HITS.column_names)
+    assert got.select("order_id", "visit", "run_id").rows() == [("O1", 1, "r1"), ("O2", 1, "r1"),
+                                                                ("O1", 2, "r2")]  # fmt: skip
+    assert series_store.pattern_hits().height == 4
+    assert series_store.pattern_hits([]).is_empty()
+    series_store.reset()
+    assert series_store.pattern_hits().is_empty() and series_store.patterns().is_empty()
