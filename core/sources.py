@@ -9,9 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import polars as pl
+
 ColumnType = Literal["str", "int", "float", "bool", "ts", "json"]
 FileFormat = Literal["csv", "jsonl", "parquet"]
 Store = Literal["graph", "series"]
+
+# How each column type travels between ingest, the ports and analytics: one frame type each.
+FRAME_TYPES: dict[str, pl.DataType] = {
+    "str": pl.String(),
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+    "bool": pl.Boolean(),
+    "ts": pl.Datetime("us", "UTC"),
+    "json": pl.String(),
+}
 
 
 @dataclass(frozen=True)

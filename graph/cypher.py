@@ -15,7 +15,9 @@ What differs between the dialects stays in the adapters:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from orderscope.sources import ENTITY_LABELS, ORDERS, SOURCE_KINDS, Column, SourceKind
 
@@ -165,3 +167,31 @@ def key_of(label: str) -> str:
     if label in ENTITY_LABELS:
         return ENTITY_KEY
     raise KeyError(f"unknown node label {label!r}")
+
+
+# --- shaping read results: the same for every adapter ---------------------------------------
+_MIN_TIME = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+Convert = Callable[[Any], Any]  # an adapter's driver value -> plain Python value
+
+
+def record(kind: SourceKind, values: Iterable[Any], convert: Convert) -> dict[str, Any]:
+    """One record as a dict of exactly the kind's columns, values converted."""
+    return {c.name: convert(v) for c, v in zip(kind.columns, values, strict=True)}
+
+
+def records_by_kind(rows: Iterable[Sequence[Any]], convert: Convert) -> dict[str, list[dict[str, Any]]]:
+    """Rows of `order_records_any` (rel type, then DIRECT_PROPERTIES) grouped per kind name, every
+    direct kind present, each list in time-column then key order."""
+    out: dict[str, list[dict[str, Any]]] = {k.name: [] for k in DIRECT_KINDS}
+    for rel, *values in rows:
+        kind = BY_ORDER_REL[rel]
+        row = dict(zip(DIRECT_PROPERTIES, values, strict=True))
+        out[kind.name].append({c.name: convert(row[c.name]) for c in kind.columns})
+    return sort_by_kind(out)
+
+
+def sort_by_kind(out: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    for kind in DIRECT_KINDS:
+        t, k = kind.time_column, kind.key
+        out[kind.name].sort(key=lambda r: (r[t] is None, r[t] or _MIN_TIME, r[k]))
+    return out

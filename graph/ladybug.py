@@ -35,7 +35,7 @@ import polars as pl
 
 from orderscope.graph import cypher as cy
 from orderscope.graph.cypher import q
-from orderscope.sources import ENTITY_LABELS, EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind
+from orderscope.sources import FRAME_TYPES, ENTITY_LABELS, EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind
 
 UTC = dt.UTC
 
@@ -46,14 +46,6 @@ _DDL_TYPE = {
     "bool": "BOOLEAN",
     "ts": "TIMESTAMP_TZ",
     "json": "STRING",
-}
-_PL_TYPE: dict[str, pl.DataType] = {
-    "str": pl.String(),
-    "int": pl.Int64(),
-    "float": pl.Float64(),
-    "bool": pl.Boolean(),
-    "ts": pl.Datetime("us", "UTC"),
-    "json": pl.String(),
 }
 # Files a Ladybug database consists of, besides the main file at `path`.
 _SIDECARS = (".wal", ".shadow", ".tmp", ".lock")
@@ -209,7 +201,7 @@ class LadybugGraph:
             if c.type == "ts" and isinstance(dtype, pl.Datetime):
                 e = e.dt.replace_time_zone("UTC") if dtype.time_zone is None else e
                 e = e.dt.convert_time_zone("UTC")
-            exprs.append(e.cast(_PL_TYPE[c.type]))
+            exprs.append(e.cast(FRAME_TYPES[c.type]))
         return frame.select(exprs)
 
     def _copy(self, table: str, df: pl.DataFrame, opts: str = "") -> None:
@@ -327,33 +319,18 @@ class LadybugGraph:
         return {n: _py(v) for n, v in zip(names, rows[0], strict=True)}
 
     def order_records(self, order_id: str) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {k.name: [] for k in cy.DIRECT_KINDS}
         params = {"order_id": order_id}
         if cy.DIRECT_PROPERTIES_AGREE:  # one round trip
-            for rel, *values in self._rows(_ORDER_RECORDS, params):
-                kind = cy.BY_ORDER_REL[rel]
-                row = dict(zip(cy.DIRECT_PROPERTIES, values, strict=True))
-                out[kind.name].append({c.name: _py(row[c.name]) for c in kind.columns})
-        else:  # a property name with two types: one query per kind
-            for kind in cy.DIRECT_KINDS:
-                names = [c.name for c in kind.columns]
-                out[kind.name] = [
-                    {n: _py(v) for n, v in zip(names, row, strict=True)}
-                    for row in self._rows(cy.order_records_of(kind), params)
-                ]
-        for kind in cy.DIRECT_KINDS:
-            recs = out[kind.name]
-            if len(recs) > 1:
-                t, k = kind.time_column, kind.key
-                recs.sort(key=lambda r: (r[t] is None, r[t] or _MIN, r[k]))
-        return out
+            return cy.records_by_kind(self._rows(_ORDER_RECORDS, params), _py)
+        # a property name with two types: one query per kind
+        return cy.sort_by_kind({
+            kind.name: [cy.record(kind, row, _py) for row in self._rows(cy.order_records_of(kind), params)]
+            for kind in cy.DIRECT_KINDS
+        })
 
     def calibrations_for_order(self, order_id: str) -> list[dict[str, Any]]:
-        names = [c.name for c in EQUIPMENT_CALIBRATIONS.columns]
-        return [
-            {n: _py(v) for n, v in zip(names, row, strict=True)}
-            for row in self._rows(cy.CALIBRATIONS_FOR_ORDER, {"order_id": order_id})
-        ]
+        rows = self._rows(cy.CALIBRATIONS_FOR_ORDER, {"order_id": order_id})
+        return [cy.record(EQUIPMENT_CALIBRATIONS, row, _py) for row in rows]
 
     def query(self, cypher: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         res = self.conn.execute(cypher, {k: _param(v) for k, v in (params or {}).items()})
@@ -383,7 +360,6 @@ class LadybugGraph:
         self.ensure_schema()
 
 
-_MIN = dt.datetime.min.replace(tzinfo=UTC)
 _ORDER_RECORDS = cy.order_records_any("label")
 
 

@@ -44,19 +44,10 @@ import polars as pl
 
 from orderscope.graph import cypher as cy
 from orderscope.graph.cypher import q
-from orderscope.sources import EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind
+from orderscope.sources import FRAME_TYPES, EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind
 
 UTC = dt.UTC
 
-_PL_TYPE: dict[str, pl.DataType] = {
-    "str": pl.String(),
-    "int": pl.Int64(),
-    "float": pl.Float64(),
-    "bool": pl.Boolean(),
-    "ts": pl.Datetime("us", "UTC"),
-    "json": pl.String(),
-}
-_MIN = dt.datetime.min.replace(tzinfo=UTC)
 
 # The layout every label / type / property formatted into query text is checked against.
 _NODE_LABELS: frozenset[str] = frozenset(cy.node_labels())
@@ -140,7 +131,7 @@ def _conform(kind: SourceKind, frame: pl.DataFrame) -> pl.DataFrame:
         if c.type == "ts" and isinstance(dtype, pl.Datetime):
             e = e.dt.replace_time_zone("UTC") if dtype.time_zone is None else e
             e = e.dt.convert_time_zone("UTC")
-        exprs.append(e.cast(_PL_TYPE[c.type]))
+        exprs.append(e.cast(FRAME_TYPES[c.type]))
     return frame.select(exprs)
 
 
@@ -487,24 +478,11 @@ class Neo4jGraph:
         return {n: _py(v) for n, v in zip(names, rows[0], strict=True)}
 
     def order_records(self, order_id: str) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {k.name: [] for k in cy.DIRECT_KINDS}
-        for rel, *values in self._read(_ORDER_RECORDS, {"order_id": order_id}):
-            kind = cy.BY_ORDER_REL[rel]
-            row = dict(zip(cy.DIRECT_PROPERTIES, values, strict=True))
-            out[kind.name].append({c.name: _py(row[c.name]) for c in kind.columns})
-        for kind in cy.DIRECT_KINDS:
-            recs = out[kind.name]
-            if len(recs) > 1:
-                t, k = kind.time_column, kind.key
-                recs.sort(key=lambda r: (r[t] is None, r[t] or _MIN, r[k]))
-        return out
+        return cy.records_by_kind(self._read(_ORDER_RECORDS, {"order_id": order_id}), _py)
 
     def calibrations_for_order(self, order_id: str) -> list[dict[str, Any]]:
-        names = [c.name for c in EQUIPMENT_CALIBRATIONS.columns]
-        return [
-            {n: _py(v) for n, v in zip(names, row, strict=True)}
-            for row in self._read(cy.CALIBRATIONS_FOR_ORDER, {"order_id": order_id})
-        ]
+        rows = self._read(cy.CALIBRATIONS_FOR_ORDER, {"order_id": order_id})
+        return [cy.record(EQUIPMENT_CALIBRATIONS, row, _py) for row in rows]
 
     def query(self, cypher: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         bound = {k: _param(v) for k, v in (params or {}).items()}

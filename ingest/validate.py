@@ -11,14 +11,11 @@ from __future__ import annotations
 import polars as pl
 
 from orderscope.ingest.readers import ROW
-from orderscope.sources import SourceKind
+from orderscope.sources import FRAME_TYPES, SourceKind
 
 REASON = "_reason"
-TS = pl.Datetime("us", "UTC")
-DTYPES: dict[str, pl.DataType] = {
-    "str": pl.String(), "int": pl.Int64(), "float": pl.Float64(), "bool": pl.Boolean(),
-    "ts": TS, "json": pl.String(),
-}  # fmt: skip
+DTYPES = FRAME_TYPES
+TS = FRAME_TYPES["ts"]
 _OFFSET = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
 _ISO = "%Y-%m-%dT%H:%M:%S%.f%#z"
 _ISO_SPACE = "%Y-%m-%d %H:%M:%S%.f%#z"  # RFC 3339 allows a space; rare, parsed on demand

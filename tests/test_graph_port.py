@@ -16,6 +16,7 @@ import pytest
 
 from orderscope.graph.port import GraphStore
 from orderscope.sources import (
+    FRAME_TYPES,
     APPROVALS,
     ENTITY_LABELS,
     EQUIPMENT_CALIBRATIONS,
@@ -71,14 +72,7 @@ def graph_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Grap
 
 # --- hand-built frames -------------------------------------------------------------------------
 
-_DTYPES: dict[str, pl.DataType] = {
-    "str": pl.String(),
-    "int": pl.Int64(),
-    "float": pl.Float64(),
-    "bool": pl.Boolean(),
-    "ts": pl.Datetime("us", "UTC"),
-    "json": pl.String(),
-}
+_DTYPES = FRAME_TYPES
 
 
 def _base(name: str) -> str:
