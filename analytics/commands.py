@@ -29,7 +29,9 @@ def _hours(ms: Any) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add `stalls`, `flows` and `health` to the orderscope CLI app."""
-    from orderscope.cli import BackendOpt, DataDir, JsonOpt, _fail, _print_json, _settings, out
+    from orderscope.cli import (
+        BackendOpt, DataDir, JsonOpt, _fail, _print_json, _settings, out, stores_for,
+    )
 
     @app.command()
     def stalls(
@@ -49,18 +51,14 @@ def register(app: typer.Typer) -> None:
         """Stalled orders: dwell past max(catalog SLA, median + 3 x 1.4826 x MAD of the
         node x warehouse x hour-of-week baseline), closed or still open."""
         from orderscope.analytics.stalls import find_stalls
-        from orderscope.stores import StoreUnavailable, open_stores
 
         try:
             start = _when(since)
         except ValueError as e:
             _fail(str(e))
-        try:
-            with open_stores(_settings(data_dir, backend), read_only=True) as stores:
-                as_of = stores.series.data_clock()
-                frame = find_stalls(stores, start, open_only)
-        except StoreUnavailable as e:
-            _fail(str(e))
+        with stores_for(_settings(data_dir, backend)) as stores:
+            as_of = stores.series.data_clock()
+            frame = find_stalls(stores, start, open_only)
         total = frame.height
         rows = frame.head(limit).to_dicts() if limit > 0 else frame.to_dicts()
         if as_json:
@@ -95,18 +93,14 @@ def register(app: typer.Typer) -> None:
         with significance and where the loops concentrate."""
         from orderscope.analytics.flows import flow_anomalies
         from orderscope.analytics.periods import parse_period
-        from orderscope.stores import StoreUnavailable, open_stores
 
         try:
             p = parse_period(period)
             b = parse_period(baseline) if baseline else None
         except ValueError as e:
             _fail(str(e))
-        try:
-            with open_stores(_settings(data_dir, backend), read_only=True) as stores:
-                result = flow_anomalies(stores, p, b, top=top)
-        except StoreUnavailable as e:
-            _fail(str(e))
+        with stores_for(_settings(data_dir, backend)) as stores:
+            result = flow_anomalies(stores, p, b, top=top)
         if as_json:
             _print_json(result)
             return
@@ -144,28 +138,24 @@ def register(app: typer.Typer) -> None:
         from orderscope.analytics.health import order_health, slice_health
         from orderscope.analytics.periods import Period, parse_period
         from orderscope.snapshot import UnknownOrder
-        from orderscope.stores import StoreUnavailable, open_stores
 
         dims = [d.strip() for d in (by or "").split(",") if d.strip()]
         try:
             p = parse_period(period) if period else None
         except ValueError as e:
             _fail(str(e))
-        try:
-            with open_stores(_settings(data_dir, backend), read_only=True) as stores:
-                if order_id:
-                    data: Any = order_health(stores, order_id)
-                else:
-                    if p is None:
-                        from datetime import timedelta
+        with stores_for(_settings(data_dir, backend), errors=(UnknownOrder, ValueError)) as stores:
+            if order_id:
+                data: Any = order_health(stores, order_id)
+            else:
+                if p is None:
+                    from datetime import timedelta
 
-                        clock = stores.series.data_clock() or datetime.now(timezone.utc)
-                        p = Period("last 7 days", clock - timedelta(days=7), clock + timedelta(microseconds=1))
-                    frame = slice_health(stores, dims, p)
-                    data = {"period": {"label": p.label, "start": p.start, "end": p.end}, "by": dims,
-                            "slices": frame.to_dicts()}  # fmt: skip
-        except (StoreUnavailable, UnknownOrder, ValueError) as e:
-            _fail(str(e))
+                    clock = stores.series.data_clock() or datetime.now(timezone.utc)
+                    p = Period("last 7 days", clock - timedelta(days=7), clock + timedelta(microseconds=1))
+                frame = slice_health(stores, dims, p)
+                data = {"period": {"label": p.label, "start": p.start, "end": p.end}, "by": dims,
+                        "slices": frame.to_dicts()}  # fmt: skip
         if as_json:
             _print_json(data)
             return

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -13,6 +15,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from orderscope.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from orderscope.stores import Stores
 
 app = typer.Typer(
     help="orderscope: every order traceable, every delay explainable.",
@@ -52,6 +57,21 @@ def _print_json(data: Any) -> None:
     from orderscope.snapshot import jsonable
 
     sys.stdout.write(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def stores_for(
+    settings: Settings, read_only: bool = True, errors: tuple[type[Exception], ...] = ()
+) -> Iterator[Stores]:
+    """The stores for a command; an unreachable store, or one of `errors` raised by the work,
+    ends the command with its message and a non-zero exit instead of a traceback."""
+    from orderscope.stores import StoreUnavailable, open_stores
+
+    try:
+        with open_stores(settings, read_only=read_only) as stores:
+            yield stores
+    except (StoreUnavailable, *errors) as e:
+        _fail(str(e))
 
 
 def _progress() -> Progress:
@@ -160,13 +180,9 @@ def snapshot(
 ) -> None:
     """The whole digital archive of one order: status changes, dwell, linked records, stall."""
     from orderscope.snapshot import UnknownOrder, build_snapshot
-    from orderscope.stores import StoreUnavailable, open_stores
 
-    try:
-        with open_stores(_settings(data_dir, backend), read_only=True) as stores:
-            snap = build_snapshot(stores, order_id)
-    except (UnknownOrder, StoreUnavailable) as e:
-        _fail(str(e))
+    with stores_for(_settings(data_dir, backend), errors=(UnknownOrder,)) as stores:
+        snap = build_snapshot(stores, order_id)
     if as_json:
         _print_json(snap)
     else:
@@ -179,13 +195,9 @@ def snapshot(
 def stats(as_json: JsonOpt = False, data_dir: DataDir = None, backend: BackendOpt = None) -> None:
     """Record counts per source kind and per store, and the quarantine count."""
     from orderscope.stats import collect_stats
-    from orderscope.stores import StoreUnavailable, open_stores
 
-    try:
-        with open_stores(_settings(data_dir, backend), read_only=True) as stores:
-            data = collect_stats(stores)
-    except StoreUnavailable as e:
-        _fail(str(e))
+    with stores_for(_settings(data_dir, backend)) as stores:
+        data = collect_stats(stores)
     if as_json:
         _print_json(data)
         return
@@ -207,13 +219,8 @@ def quarantine(
     backend: BackendOpt = None,
 ) -> None:
     """Show rejected rows with the reason each was rejected."""
-    from orderscope.stores import StoreUnavailable, open_stores
-
-    try:
-        with open_stores(_settings(data_dir, backend), read_only=True) as stores:
-            rows = stores.series.quarantine_rows(limit).to_dicts()
-    except StoreUnavailable as e:
-        _fail(str(e))
+    with stores_for(_settings(data_dir, backend)) as stores:
+        rows = stores.series.quarantine_rows(limit).to_dicts()
     if as_json:
         _print_json(rows)
         return
@@ -232,14 +239,9 @@ def reset(
     settings = _settings(data_dir, backend)
     if not yes:
         _fail(f"this deletes all orderscope data of the {settings.backend} backend; add --yes")
-    from orderscope.stores import StoreUnavailable, open_stores
-
-    try:
-        with open_stores(settings) as stores:
-            stores.graph.reset()
-            stores.series.reset()
-    except StoreUnavailable as e:
-        _fail(str(e))
+    with stores_for(settings, read_only=False) as stores:
+        stores.graph.reset()
+        stores.series.reset()
     console.print(f"emptied the {settings.backend} stores")
 
 
