@@ -132,6 +132,7 @@ def explain(
         "clock": clock, "p_asof": min(period.end, clock), "b_asof": min(baseline.end, clock),
     }  # fmt: skip
     ctx = _Ctx(stores, metric, order_slice, node, w, catalog)
+    ctx.limit = max(0, int(top)) + 5
     out = {
         "metric": metric, "slice": dict(slice or {}), "period": period.label,
         "baseline": baseline.label,
@@ -215,7 +216,9 @@ class _Stats:
         self.delta = self.M1 - self.M0
         n = n0 + n1
         self.var = max((ss0 + ss1) / n - ((s0 + s1) / n) ** 2, 0.0) if n else 0.0
-        self.sign = sign if sign is not None else (1.0 if self.delta >= 0 else -1.0)
+        # every metric here is "higher is worse": the drill-down always looks for what pushed
+        # it up, also when it fell overall (then findings worsened against the trend)
+        self.sign = 1.0 if sign is None else sign
 
     def of_sums(self, n0, s0, ss0, n1, s1, ss1) -> tuple[float, float, float, float]:
         """(contribution, surprise z, segment mean baseline, period) from sums.
@@ -290,6 +293,9 @@ class _Dual:
             self.e = e.astype(np.float64)
             self.t = _Stats(self.e, per, sign=self.m.sign)
         self.tests = 1 if self.binary else 2
+        # what a contribution is a share of: the delta when the metric rose; when it did not,
+        # the gross rise (sum of the positive contributions of a dimension's segments)
+        self.D, self.Dt = self.m.delta, self.t.delta
 
     def of_mask(self, mask: np.ndarray) -> dict[str, float]:
         r = self.m.of_mask(mask)
@@ -297,8 +303,8 @@ class _Dual:
         r["z_mean"], r["z_tail"] = r["z"], t["z"]
         r["z"] = max(r["z"], t["z"])
         r["ct"] = t["c"]
-        r["share"] = c_share(r["c"], self.m.delta)
-        r["tail_share"] = None if self.binary else c_share(t["c"], self.t.delta)
+        r["share"] = c_share(r["c"], self.D)
+        r["tail_share"] = None if self.binary else c_share(t["c"], self.Dt)
         return r
 
 
@@ -487,9 +493,10 @@ class _Ctx:
             return qc.with_columns(pl.lit(None, pl.String).alias("humidity_band"), pl.lit(None, pl.Float64).alias("humidity"))
         clim = clim.with_columns(pl.col("hour").cast(pl.Datetime("us", "UTC")))
         qc = qc.join(clim.select("zone_id", "hour", "humidity"), on=["zone_id", "hour"], how="left")
-        return qc.with_columns(
-            pl.col("humidity").map_elements(_band, return_dtype=pl.String).alias("humidity_band")
-        )
+        band = pl.lit(HUMID_TOP)
+        for limit, name in reversed(HUMIDITY_BANDS):
+            band = pl.when(pl.col("humidity") < limit).then(pl.lit(name)).otherwise(band)
+        return qc.with_columns(pl.when(pl.col("humidity").is_null()).then(None).otherwise(band).alias("humidity_band"))
 
     def _login_band(self, decl: pl.DataFrame) -> pl.DataFrame:
         t0, t1 = self.window()
@@ -502,12 +509,12 @@ class _Ctx:
         la = logins.with_columns(pl.col("login_at").cast(pl.Datetime("us", "UTC")))
         by = {b: np.sort(g["login_at"].dt.epoch("ms").to_numpy()) for (b,), g in la.group_by("actor_id")}
         ts = decl["declared_at"].dt.epoch("ms").to_numpy()
-        brokers = decl["broker_id"].to_list()
+        brokers = decl["broker_id"].to_numpy()
         hour = 3_600_000
-        for i, (b, t) in enumerate(zip(brokers, ts)):
-            arr = by.get(b)
-            if arr is not None:
-                counts[i] = np.searchsorted(arr, t + hour, "right") - np.searchsorted(arr, t - hour, "left")
+        for b, arr in by.items():
+            sel = brokers == b
+            t = ts[sel]
+            counts[sel] = np.searchsorted(arr, t + hour, "right") - np.searchsorted(arr, t - hour, "left")
         band = np.where(counts >= SPIKE_LOGINS, "spike", np.where(counts >= 2, "elevated", "normal"))
         return decl.with_columns(pl.Series("broker_login_rate", band), pl.Series("logins_near", counts))
 
@@ -560,9 +567,20 @@ class _Ctx:
         stages = self._stage_rows(st) if self.metric == "cycle_time" else []
         m_tests = max(1, (len(rows) + len(self.node_findings)) * dual.tests + len(stages))
         self.m_tests = m_tests
+        gross: dict[str, list[float]] = {}
         for r in rows:
-            r["share"] = c_share(r["c"], st.delta)
-            r["tail_share"] = c_share(r["ct"], dual.t.delta)
+            g2 = gross.setdefault(r["dimension"], [0.0, 0.0])
+            g2[0] += max(r["c"], 0.0)
+            g2[1] += max(r["ct"], 0.0)
+        floor = [max((g[0] for g in gross.values()), default=0.0), max((g[1] for g in gross.values()), default=0.0)]
+        if st.delta <= 0:
+            dual.D = min((g[0] for g in gross.values() if g[0] > 0), default=floor[0]) or 1e-12
+        if dual.t.delta <= 0:
+            dual.Dt = min((g[1] for g in gross.values() if g[1] > 0), default=floor[1]) or 1e-12
+        for r in rows:
+            g2 = gross[r["dimension"]]
+            r["share"] = c_share(r["c"], st.delta if st.delta > 0 else g2[0])
+            r["tail_share"] = c_share(r["ct"], dual.t.delta if dual.t.delta > 0 else g2[1])
             r["p_adj"] = min(1.0, _norm_sf(r["z"]) * m_tests)
             r["kind"] = _kind(r["dimension"])
             r["score"] = _score(r)
@@ -581,9 +599,9 @@ class _Ctx:
         self.hosted: set[tuple[str, str]] = set()
         out = [self._finding(grp, masks, dual, m_tests) for grp in groups]
         used = {(r["dimension"], r["value"]) for grp in groups for r in grp} | self.hosted
-        for r in rows:
-            if (r["dimension"], r["value"]) in used or _power(r) <= 0:
-                continue
+        singles = [r for r in rows if (r["dimension"], r["value"]) not in used and _power(r) > 0]
+        singles.sort(key=lambda r: (-r["score"], -r["z"]))
+        for r in singles[: self.limit]:  # only what can be shown is shaped
             out.append(self._single(r))
         for r in stages + self.node_findings:
             out.append(self._single(r))
@@ -612,7 +630,7 @@ class _Ctx:
                          "slice_weight": STAGE_WEIGHT})  # fmt: skip
         m = max(1, len(rows))
         for r in rows:
-            r["share"] = c_share(r["c"], st.delta)
+            r["share"] = c_share(r["c"], st.delta if st.delta > 0 else sum(max(x["c"], 0.0) for x in rows))
             r["p_adj"] = min(1.0, _norm_sf(r["z"]) * m * 4)
         return [r for r in rows if r["share"] > 0]
 
@@ -845,7 +863,7 @@ class _Ctx:
         rest = [tot[0][0] - full[0], tot[0][1] - full[1], tot[1][0] - full[3], tot[1][1] - full[4]]
         rest_delta = (rest[3] / rest[2] - rest[1] / rest[0]) if rest[0] and rest[2] else 0.0
         own_delta = self.st.delta
-        share = 1.0 - max(0.0, rest_delta * parent.sign) / abs(own_delta) if own_delta else 0.0
+        share = 1.0 - max(0.0, rest_delta) / own_delta if own_delta > 0 else 0.0
         share = max(0.0, min(1.0, share))
         r = {
             "dimension": "+".join(keys), "value": "+".join(str(v) for v in vals), "c": c, "z": z,
@@ -911,10 +929,17 @@ class _Ctx:
         st = fd["stats"]
         share = fd["contribution"]
         what = self._metric_words()
-        s = (
-            f"{seg} accounts for {100 * max(share, 0):.0f} % of the {self._delta_words()} in {what}: "
-            f"{self._fmt(st['period_mean'])} against {self._fmt(st['baseline_mean'])} in the baseline"
-        )
+        if self.st.delta > 0:
+            s = (
+                f"{seg} accounts for {100 * max(share, 0):.0f} % of the {self._delta_words()} in {what}: "
+                f"{self._fmt(st['period_mean'])} against {self._fmt(st['baseline_mean'])} in the baseline"
+            )
+        else:
+            s = (
+                f"{seg} worsened against the trend ({self._delta_words()} in {what} overall): "
+                f"{self._fmt(st['period_mean'])} against {self._fmt(st['baseline_mean'])} in the baseline, "
+                f"{100 * max(share, 0):.0f} % of all the increases seen"
+            )
         if st.get("note"):
             s = (f"Time spent in {fd['value']} accounts for {100 * max(share, 0):.0f} % of the "
                  f"{self._delta_words()} in {what} ({st['period_mean']:.2f} h per order against "
@@ -1174,7 +1199,6 @@ def register(app: Any) -> None:
 
     from orderscope.cli import BackendOpt, DataDir, JsonOpt, _fail, _print_json, _settings, out
 
-    @app.command()
     def rootcause(
         metric: Annotated[str, typer.Option("--metric", help="cycle_time | node_dwell | stall_rate")],
         period: Annotated[str, typer.Option("--period", help="e.g. 2026-W47, 2026-11, 2026-11-18, A/B")],
@@ -1208,6 +1232,12 @@ def register(app: Any) -> None:
             _print_json(result)
         else:
             print_result(out, result)
+
+    # this module postpones annotations; typer needs them resolved, with register's names
+    import typing
+
+    rootcause.__annotations__ = typing.get_type_hints(rootcause, localns=locals(), include_extras=True)
+    app.command()(rootcause)
 
 
 def _parse_slice_text(text: str) -> dict[str, str]:
