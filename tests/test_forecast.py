@@ -38,6 +38,8 @@ def test_backtest_beats_the_base_rate_and_the_naive_eta(fitted):
     assert "skipped" not in bt, bt
     assert bt["test_examples"] >= 1000 and bt["test_orders"] >= 300
     assert bt["brier"] < bt["brier_base_rate"], bt
+    # also where the answer is not already certain (orders not yet past promised_at)
+    assert bt["brier_before_promise"] < bt["brier_base_rate_before_promise"], bt
     assert bt["log_loss"] < bt["log_loss_base_rate"], bt
     assert bt["eta_mae_h"] <= 0.8 * bt["naive_mae_h"], bt
     assert bt["cutoff"] < bt["test_window"][1] <= model.trained_as_of
