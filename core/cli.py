@@ -344,9 +344,10 @@ def _print_services(result: dict) -> None:
 
 def _register_analytics() -> None:
     """Analytics commands live with the analytics; they add themselves to this app."""
-    from orderscope.analytics import commands
+    from orderscope.analytics import commands, forecast
 
     commands.register(app)
+    forecast.register(app)
 
 
 _register_analytics()
