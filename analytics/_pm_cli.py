@@ -1,0 +1,135 @@
+"""CLI of the stall-pattern library: `orderscope patterns mine | keep | list`.
+
+No `from __future__ import annotations` here: typer reads the option annotations at runtime.
+"""
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Optional
+
+import typer
+
+from orderscope.analytics.patterns import (
+    MIN_SUPPORT,
+    display_name,
+    keep,
+    library_report,
+    run_mining,
+)
+
+
+def register(app: Any) -> None:
+    """Add the `patterns` command group (mine, keep, list) to the orderscope CLI app."""
+    from orderscope.analytics.commands import _when
+    from orderscope.cli import BackendOpt, DataDir, JsonOpt, _fail, _print_json, _settings, out
+
+    sub = typer.Typer(help="Stall-pattern library: mine condition sets that co-occur with stalls; keep and track them.",
+                      no_args_is_help=True)  # fmt: skip
+    app.add_typer(sub, name="patterns")
+
+    Since = Annotated[Optional[str], typer.Option(help="Window start: ISO moment or period (2026-W47); default: 7 days before --until.")]  # noqa: E501
+    Until = Annotated[Optional[str], typer.Option(help="Window end (default: the data clock).")]
+
+    def window_of(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+        try:
+            return _when(since), _when(until)
+        except ValueError as e:
+            _fail(str(e))
+            raise
+
+    @sub.command("mine")
+    def mine_cmd(
+        since: Since = None,
+        until: Until = None,
+        top: Annotated[int, typer.Option(help="How many patterns to show.")] = 15,
+        min_support: Annotated[float, typer.Option(help="Least share of the window's stalls a pattern covers.")] = MIN_SUPPORT,
+        record: Annotated[bool, typer.Option(help="Count and store new hits of the kept patterns.")] = True,
+        as_json: JsonOpt = False,
+        data_dir: DataDir = None,
+        backend: BackendOpt = None,
+    ) -> None:
+        """Mine condition sets co-occurring with stalls (risk ratio within nodes, Fisher / CMH
+        test, Holm-corrected); counts new hits of the kept patterns."""
+        from orderscope.stores import StoreUnavailable, open_stores
+
+        s, u = window_of(since, until)
+        try:
+            with open_stores(_settings(data_dir, backend), read_only=not record) as stores:
+                run = run_mining(stores, s, u, min_support, record=record)
+        except StoreUnavailable as e:
+            _fail(str(e))
+        if as_json:
+            _print_json(run.to_dict(top))
+            return
+        from rich.table import Table
+
+        sig = sum(p.significant for p in run.patterns)
+        table = Table(title=f"stall patterns {run.since:%Y-%m-%d %H:%M} → {run.until:%Y-%m-%d %H:%M}: "
+                            f"{run.stalls:,} stalls in {run.transactions:,} visits, {run.tested} itemsets tested, {sig} significant")  # fmt: skip
+        for col in ("id", "pattern", "stalls", "visits", "support", "conf", "risk ratio", "p adj", ""):
+            table.add_column(col, no_wrap=col == "id")
+        for p in run.patterns[:top]:
+            table.add_row(p.id, p.name, str(p.stalls), str(p.visits), f"{p.support:.1%}",
+                          f"{p.confidence:.1%}", f"{p.risk_ratio:.1f}", f"{p.p_adjusted:.2g}",
+                          "[red]significant[/]" if p.significant else "")  # fmt: skip
+        out.print(table)
+        for name, n in run.new_hits.items():
+            out.print(f"  kept pattern [bold]{name}[/]: {n} new hits")
+
+    @sub.command("keep")
+    def keep_cmd(
+        id_or_items: Annotated[str, typer.Argument(help="A mined pattern id (P1a2b3c4d) or items: 'node=PICKING,zone_humidity=high'.")],
+        name: Annotated[str, typer.Option(help="Library name (a new version when it exists with other items).")],
+        note: Annotated[Optional[str], typer.Option(help="A note stored with the entry.")] = None,
+        since: Since = None,
+        until: Until = None,
+        as_json: JsonOpt = False,
+        data_dir: DataDir = None,
+        backend: BackendOpt = None,
+    ) -> None:
+        """Save a pattern into the library under a name."""
+        from orderscope.stores import StoreUnavailable, open_stores
+
+        s, u = window_of(since, until)
+        try:
+            with open_stores(_settings(data_dir, backend)) as stores:
+                entry = keep(stores, id_or_items, name, since=s, until=u, note=note)
+        except (StoreUnavailable, KeyError, ValueError) as e:
+            _fail(str(e.args[0]) if isinstance(e, KeyError) else str(e))
+        if as_json:
+            _print_json(entry)
+            return
+        what = "kept" if entry["created"] else "already kept"
+        out.print(f"{what}: [bold]{entry['name']}[/] v{entry['version']} ({entry['pattern_id']}) "
+                  f"{display_name(tuple(json.loads(entry['items'])))}")  # fmt: skip
+
+    @sub.command("list")
+    def list_cmd(
+        weeks: Annotated[int, typer.Option(help="Weeks of hit trend.")] = 4,
+        as_json: JsonOpt = False,
+        data_dir: DataDir = None,
+        backend: BackendOpt = None,
+    ) -> None:
+        """The pattern library: versions, hit counts per run and per week, trend."""
+        from orderscope.stores import StoreUnavailable, open_stores
+
+        try:
+            with open_stores(_settings(data_dir, backend), read_only=True) as stores:
+                rows = library_report(stores, weeks)
+        except StoreUnavailable as e:
+            _fail(str(e))
+        if as_json:
+            _print_json({"patterns": rows})
+            return
+        from rich.table import Table
+
+        table = Table(title="stall-pattern library")
+        for col in ("name", "v", "id", "pattern", "hits", "runs", "per week", "trend"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r["name"], str(r["version"]), r["pattern_id"], r["label"], str(r["hits"]),
+                          str(len(r["hits_per_run"])), " ".join(str(w["hits"]) for w in r["hits_per_week"]),
+                          r["trend"])  # fmt: skip
+        out.print(table)
+
+
