@@ -269,6 +269,14 @@ def demo(
     if example:
         out.print(f"  look up an order:      orderscope snapshot {example}")
     out.print("  counts per kind:       orderscope stats")
+    out.print("  stalled open orders:   orderscope stalls --open")
+    out.print("  ETA and breach risk:   orderscope forecast")
+    for incident in _incidents(truth):
+        slice_ = ",".join(f"{k}={v}" for k, v in incident["slice"].items())
+        out.print(
+            f"  why ({incident['kind']}): orderscope rootcause --metric {incident['metric']} "
+            f"--slice {slice_} --period {incident['period']} --baseline {incident['baseline']}"
+        )
     out.print(f"  planted incidents:     {truth}")
     if not serve:
         return
@@ -278,6 +286,13 @@ def demo(
         out.print("  (the dashboard is not built yet; nothing to serve)")
         return
     serve_dashboard(settings, port=port)
+
+
+def _incidents(truth: Path) -> list[dict]:
+    try:
+        return json.loads(truth.read_text())["incidents"]
+    except (OSError, ValueError, KeyError):
+        return []
 
 
 def _example_order(settings: Settings) -> str | None:
@@ -344,9 +359,10 @@ def _print_services(result: dict) -> None:
 
 def _register_analytics() -> None:
     """Analytics commands live with the analytics; they add themselves to this app."""
-    from orderscope.analytics import commands, forecast
+    from orderscope.analytics import commands, forecast, rootcause
 
     commands.register(app)
+    rootcause.register(app)
     forecast.register(app)
 
 
