@@ -359,10 +359,11 @@ def _print_services(result: dict) -> None:
 
 def _register_analytics() -> None:
     """Analytics commands live with the analytics; they add themselves to this app."""
-    from orderscope.analytics import commands, forecast, rootcause
+    from orderscope.analytics import commands, forecast, patterns, rootcause
 
     commands.register(app)
     rootcause.register(app)
+    patterns.register(app)
     forecast.register(app)
 
 
