@@ -90,12 +90,10 @@ def _trend_figure(data: DashboardData) -> go.Figure:
     f = data.cycle_trend()
     if f.height == 0:
         return ui.empty_figure("no order handed over yet")
-    clock = data.clock()
     fig = go.Figure()
     for region in sorted(set(f["region"].to_list())):
         r = f.filter(f["region"] == region)
         weeks = r["week"].to_list()
-        # a week still running is drawn but marked: its orders are the fast ones so far
         fig.add_trace(
             go.Scatter(
                 x=weeks, y=r["hours"].to_list(), mode="lines+markers", name=region,
@@ -104,8 +102,6 @@ def _trend_figure(data: DashboardData) -> go.Figure:
                 "<br>%{customdata} orders<extra></extra>",
             )
         )  # fmt: skip
-    if clock is not None:
-        fig.add_vline(x=clock, line=dict(color="#94a3b8", dash="dot", width=1))
     fig.update_yaxes(title_text="hours")
     fig.update_xaxes(tickformat="%d %b", dtick=7 * 86_400_000)
     return ui.style(fig, 320)
@@ -119,7 +115,7 @@ def _open_figure(data: DashboardData) -> go.Figure:
         go.Bar(
             x=f["orders"].to_list(), y=f["node"].to_list(), orientation="h",
             marker_color=ui.PALETTE[0], text=f["orders"].to_list(), textposition="outside",
-            cliponaxis=False,
+            textangle=0, cliponaxis=False,
             hovertemplate="%{y}: %{x} open orders<extra></extra>",
         )
     )  # fmt: skip
@@ -159,7 +155,12 @@ def _dwell_figure(data: DashboardData) -> go.Figure:
             hovertemplate="%{x} SLA %{y} h<extra></extra>",
         )
     )  # fmt: skip
-    fig.update_yaxes(type="log", title_text="hours (log)")
+    ticks = [(1 / 60, "1 min"), (0.1, "6 min"), (0.5, "30 min"), (1, "1 h"), (2, "2 h"), (4, "4 h"),
+             (8, "8 h"), (24, "1 d"), (48, "2 d"), (168, "7 d")]  # fmt: skip
+    fig.update_yaxes(
+        type="log", title_text="dwell (log scale)",
+        tickvals=[t for t, _ in ticks], ticktext=[label for _, label in ticks],
+    )  # fmt: skip
     fig.update_xaxes(tickangle=-35)
     fig = ui.style(fig, 380, legend=False)
     fig.update_layout(margin=dict(b=110))

@@ -109,10 +109,11 @@ def _heat(stalls: pl.DataFrame) -> Any:
     nodes = [n for n in g.sort("n", descending=True)["node"].unique(maintain_order=True).to_list()]
     whs = sorted(g["warehouse_id"].unique().to_list())
     look = {(r["node"], r["warehouse_id"]): r["n"] for r in g.iter_rows(named=True)}
-    z = [[look.get((n, w), 0) for w in whs] for n in nodes]
+    z = [[look.get((n, w)) for w in whs] for n in nodes]  # None: an empty cell, no "0" noise
     fig = go.Figure(
         go.Heatmap(
-            z=z, x=whs, y=nodes, colorscale="Reds", text=z, texttemplate="%{text}",
+            z=z, x=whs, y=nodes, colorscale="Reds", hoverongaps=False, texttemplate="%{text}",
+            text=[["" if v is None else str(v) for v in row] for row in z],
             hovertemplate="%{y} @ %{x}: %{z} stalled visits<extra></extra>", showscale=False, xgap=2, ygap=2,
         )
     )  # fmt: skip
@@ -134,11 +135,12 @@ def _by_dims(stalls: pl.DataFrame) -> Any:
     )
     fig = go.Figure(
         go.Bar(x=g["n"].to_list(), y=g["seg"].to_list(), orientation="h", marker_color=ui.PALETTE[3],
-               text=g["n"].to_list(), textposition="auto", hovertemplate="%{y}: %{x}<extra></extra>")
+               text=g["n"].to_list(), textposition="outside", textangle=0, cliponaxis=False,
+               hovertemplate="%{y}: %{x}<extra></extra>")
     )  # fmt: skip
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig = ui.style(fig, 300, legend=False)
-    fig.update_layout(margin=dict(l=10, t=10))
+    fig.update_layout(margin=dict(l=10, t=10, r=30))
     return ui.graph(fig, "fig-stall-dims")
 
 

@@ -18,8 +18,7 @@ PALETTE = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#d
 GRAPH_CONFIG = {
     "displaylogo": False,
     "responsive": True,
-    "displayModeBar": "hover",
-    "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+    "displayModeBar": False,  # drag zooms, double-click resets: the bar only cluttered the cards
 }
 
 

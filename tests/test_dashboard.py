@@ -387,3 +387,33 @@ def test_concurrent_requests_are_safe(server: str, dataset) -> None:
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(hit, range(32)))
     assert statuses == [200] * 32
+
+
+def test_stalled_open_orders_table_renders(dataset) -> None:
+    """The store of the default scenario has no open stall at its clock; the table that lists
+    them is drawn here from the week's stalls, so its columns and links are checked too."""
+    import json
+
+    import plotly
+
+    from orderscope.dashboard import stalls
+    from orderscope.dashboard.data import DashboardData
+
+    settings, _ = dataset
+    data = DashboardData(settings)
+    try:
+        period, _ = data.default_weeks()
+        week = data.period_stalls(period)
+        assert week.height > 0
+
+        class Stub:
+            def open_stalls(self):  # type: ignore[no-untyped-def]
+                return week
+
+        card = json.loads(json.dumps(stalls._open_stalls(Stub()), cls=plotly.utils.PlotlyJSONEncoder))
+        text = json.dumps(card)
+        assert f"Stalled open orders ({week['order_id'].n_unique():,})" in text
+        assert "Concentrated in" in text and "sf-open-table" in text
+        assert f"/order?order={week['order_id'][0]}" in text
+    finally:
+        data.close()
