@@ -23,7 +23,7 @@ from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from orderscope.config import Settings
-from orderscope.dashboard import drilldown, lookup, overview, stalls, ui
+from orderscope.dashboard import drilldown, lookup, overview, stalls
 from orderscope.dashboard.data import DashboardData
 
 log = logging.getLogger("orderscope.dashboard")
@@ -151,14 +151,42 @@ def serve(
     settings: Settings, host: str = "127.0.0.1", port: int = 8050, debug: bool = False
 ) -> None:
     """Serve the dashboard until interrupted (blocking). Prints the URL first."""
-    app = create_app(settings)
+    from orderscope.stores import StoreUnavailable
+
+    try:
+        app = create_app(settings)
+    except StoreUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1) from e
     url = f"http://{host}:{port}/"
     print(f"orderscope dashboard: {url}  (Ctrl+C to stop)", file=sys.stdout, flush=True)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
-        app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
+        app.run(
+            host=host, port=port, debug=debug, use_reloader=False, threaded=True,
+            dev_tools_disable_version_check=True,  # no call home: works offline
+        )  # fmt: skip
     finally:
         app.orderscope_data.close()  # type: ignore[attr-defined]
 
 
-__all__ = ["create_app", "serve", "render", "ui"]
+def main(argv: list[str] | None = None) -> None:
+    """`python -m orderscope.dashboard.app [--port N] [--host H] [--data-dir D] [--backend B]`"""
+    import argparse
+
+    from orderscope.config import load_settings
+
+    p = argparse.ArgumentParser(prog="python -m orderscope.dashboard.app", description=__doc__.split("\n")[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--data-dir", type=Path, default=None, help="embedded stores (env ORDERSCOPE_DATA_DIR)")
+    p.add_argument("--backend", choices=["embedded", "server"], default=None)
+    p.add_argument("--debug", action="store_true", help="Dash dev tools (error overlay, props checks)")
+    a = p.parse_args(argv)
+    serve(load_settings(data_dir=a.data_dir, backend=a.backend), host=a.host, port=a.port, debug=a.debug)
+
+
+__all__ = ["create_app", "serve", "render", "main"]
+
+if __name__ == "__main__":
+    main()

@@ -132,7 +132,6 @@ def _render(res: dict[str, Any], slice_: dict[str, str]) -> Any:
     units = res.get("units", {})
     delta = v.get("delta")
     sl = ", ".join(f"{k}={val}" for k, val in slice_.items()) or "all orders"
-    tone = "text-danger" if (delta or 0) > 0 else "text-success"
     summary = dbc.Row(
         [
             ui.kpi_card(f"{res['period']}", _fmt(metric, v.get("period")), f"{units.get('period', 0):,} units"),

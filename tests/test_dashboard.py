@@ -175,8 +175,11 @@ def _shot(driver: Any, name: str) -> Path:
 
 def _no_errors(driver: Any) -> None:
     """No Dash error overlay/count and no severe console message."""
-    errs = driver.find_elements("css selector", ".dash-fe-error-item, .test-devtools-error-count, #page-error")
-    texts = [e.text for e in errs if e.text.strip() not in ("", "0")]
+    errs = driver.find_elements(
+        "css selector",
+        ".dash-fe-error-item, .test-devtools-error-count, .dash-debug-menu__error-indicator, #page-error",
+    )
+    texts = [e.text.strip() or e.get_attribute("class") for e in errs if e.text.strip() != "0"]
     assert not texts, f"Dash reported errors: {texts}"
     severe = [
         entry["message"]
