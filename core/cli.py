@@ -280,12 +280,23 @@ def demo(
     out.print(f"  planted incidents:     {truth}")
     if not serve:
         return
-    try:
-        from orderscope.dashboard.app import serve as serve_dashboard
-    except ImportError:
-        out.print("  (the dashboard is not built yet; nothing to serve)")
-        return
+    from orderscope.dashboard.app import serve as serve_dashboard
+
     serve_dashboard(settings, port=port)
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8050,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    data_dir: DataDir = None,
+    backend: BackendOpt = None,
+) -> None:
+    """Serve the dashboard (overview, drill-down, order lookup, stalls & flows) on an existing
+    store, until Ctrl+C."""
+    from orderscope.dashboard.app import serve as serve_dashboard
+
+    serve_dashboard(_settings(data_dir, backend), host=host, port=port)
 
 
 def _incidents(truth: Path) -> list[dict]:
