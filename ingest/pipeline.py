@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from orderscope.guard import guard_reasons
-from orderscope.ingest.readers import ROW, SourceFile, discover, read
+from orderscope.ingest.readers import ROW, ReadResult, SourceFile, discover, read_chunks
 from orderscope.ingest.validate import reject, validate
 from orderscope.lifecycle import Catalog, load_catalog
 from orderscope.sources import ORDER_EVENTS, ORDERS, SHIPMENTS, SOURCE_KINDS, SourceKind
@@ -138,12 +138,41 @@ def _ingest_file(
 
     batch_id = uuid.uuid4().hex
     stores.series.ledger_start(batch_id, kind.name, source.path.name, content_hash)
-    with report.timing("read"):
-        result = read(source)
-    with report.timing("validate"):
-        good, bad = validate(kind, result.rows)
-    rejects = [bad]
+    counts = KindCounts(files=1)
+    touched: list[pl.Series] = []
+    chunks = read_chunks(source)
+    while True:
+        with report.timing("read"):
+            chunk = next(chunks, None)
+        if chunk is None:
+            break
+        part, orders = _ingest_chunk(source, chunk, batch_id, stores, catalog, report)
+        counts.add(part)
+        if orders is not None:
+            touched.append(orders)
+    counts.files = 1
+    stores.series.ledger_finish(
+        batch_id,
+        {"rows_read": counts.rows_read, "accepted": counts.accepted,
+         "rejected": counts.rejected, "duplicate": counts.duplicate},
+    )  # fmt: skip
+    return counts, (pl.concat(touched).unique() if touched else None)
 
+
+def _ingest_chunk(
+    source: SourceFile,
+    chunk: ReadResult,
+    batch_id: str,
+    stores: Stores,
+    catalog: Catalog,
+    report: IngestReport,
+) -> tuple[KindCounts, pl.Series | None]:
+    """One batch of a file. Rows repeating an earlier batch of the same file are caught as
+    duplicates by the store check, since that batch is already written."""
+    kind = source.kind
+    with report.timing("validate"):
+        good, bad = validate(kind, chunk.rows)
+    rejects = [bad]
     with report.timing("check"):
         good, dup_in_file = _drop_repeats(kind, good)
         good, bad = _check_references(kind, good, stores)
@@ -158,9 +187,8 @@ def _ingest_file(
 
     new, dup_in_store = _write(kind, good, stores, report)
     late = pl.concat([r for r in rejects if r is not None])
-    rejected = pl.concat([result.rejects, result.raw(late)]).sort(ROW)
-    n_rejected = rejected.height
-    if n_rejected:
+    rejected = pl.concat([chunk.rejects, chunk.raw(late)]).sort(ROW)
+    if rejected.height:
         stores.series.quarantine(
             batch_id, kind.name, source.path.name, rejected.rename({ROW: "row_number"})
         )
@@ -169,16 +197,10 @@ def _ingest_file(
             for r in rejected.head(max(0, 50 - len(report.rejections))).iter_rows(named=True)
         )
     counts = KindCounts(
-        files=1,
-        rows_read=result.rows_read,
+        rows_read=chunk.rows_read,
         accepted=new,
-        rejected=n_rejected,
+        rejected=rejected.height,
         duplicate=dup_in_file + dup_in_store,
-    )
-    stores.series.ledger_finish(
-        batch_id,
-        {"rows_read": counts.rows_read, "accepted": new, "rejected": n_rejected,
-         "duplicate": counts.duplicate},
     )
     touched = good.get_column("order_id").unique() if kind is ORDER_EVENTS else None
     return counts, touched

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,20 +87,61 @@ def _rejects(rows: list[tuple[int, str, str]]) -> pl.DataFrame:
     )
 
 
+CHUNK_ROWS = 1_000_000  # rows per batch: bounds memory whatever the file's size
+
+
 def read(source: SourceFile) -> ReadResult:
+    """The whole file at once (small files, tests); ingest streams with read_chunks."""
+    parts = list(read_chunks(source, chunk_rows=1 << 62))
+    if len(parts) == 1:
+        return parts[0]
+    return ReadResult(
+        pl.concat([p.rows for p in parts], how="diagonal_relaxed"),
+        pl.concat([p.rejects for p in parts]),
+    )
+
+
+def read_chunks(source: SourceFile, chunk_rows: int | None = None) -> Iterator[ReadResult]:
+    """The file in batches of about `chunk_rows` (default CHUNK_ROWS) rows, each with its own
+    rejects; row numbers count from the start of the file."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
     if source.format == "parquet":
-        return _read_parquet(source)
-    if source.format == "jsonl":
-        return _read_jsonl(source)
-    return _read_csv(source)
+        yield from _parquet_chunks(source, chunk_rows)
+    elif source.format == "jsonl":
+        yield from _jsonl_chunks(source, chunk_rows)
+    else:
+        yield from _csv_chunks(source, chunk_rows)
 
 
-def _read_parquet(source: SourceFile) -> ReadResult:
-    table = pq.read_table(source.path)
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    return ReadResult(frame, _rejects([]))
+def _parquet_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]:
+    offset = 1
+    for batch in pq.ParquetFile(source.path).iter_batches(batch_size=min(chunk_rows, 1 << 24)):
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        frame = frame.with_row_index(ROW, offset=offset).with_columns(pl.col(ROW).cast(pl.Int64))
+        offset += frame.height
+        yield ReadResult(frame, _rejects([]))
+
+
+def _stream(sql: str, params: dict, chunk_rows: int) -> Iterator[pl.DataFrame]:
+    """Run a DuckDB query and hand its result over in frames of about chunk_rows rows."""
+    con = duckdb.connect()
+    try:
+        reader = con.sql(sql, params=params).to_arrow_reader(min(chunk_rows, 1_000_000))
+        pending: list[pl.DataFrame] = []
+        size = 0
+        for batch in reader:
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            pending.append(frame)
+            size += frame.height
+            if size >= chunk_rows:
+                yield pl.concat(pending)
+                pending, size = [], 0
+        if pending:
+            yield pl.concat(pending)
+    finally:
+        con.close()
 
 
 def _struct_spec(kind: SourceKind) -> str:
@@ -107,30 +149,24 @@ def _struct_spec(kind: SourceKind) -> str:
     return "{" + types + "}"
 
 
-def _read_jsonl(source: SourceFile) -> ReadResult:
-    """DuckDB parses JSON Lines in C, in one pass; a line that is not a JSON object is a
+def _jsonl_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]:
+    """DuckDB parses JSON Lines in C, streaming; a line that is not a JSON object is a
     structural reject. Row numbers are the file's line numbers; blank lines are not rows."""
     spec = _struct_spec(source.kind).replace("'", "''")
-    con = duckdb.connect()
-    try:
-        lines = con.sql(
-            f"""SELECT row_number() OVER () AS {ROW}, line AS {RAW},
-                       CASE WHEN try(json_type(line)) = 'OBJECT'
-                            THEN try(json_transform(line, '{spec}')) END AS s
-                FROM read_csv($path, columns = {{'line': 'VARCHAR'}}, header = false,
-                              delim = '\x1f', quote = '', escape = '', auto_detect = false)""",
-            params={"path": str(source.path)},
-        ).pl()
-    finally:
-        con.close()
-    lines = lines.filter(pl.col(RAW).str.strip_chars() != "")
-    ok = pl.col("s").is_not_null()
-    rows = lines.filter(ok).unnest("s").with_columns(pl.col(ROW).cast(pl.Int64))
-    bad = lines.filter(~ok).select(
-        pl.col(ROW).cast(pl.Int64), pl.lit("malformed row: not a JSON object").alias("reason"),
-        pl.col(RAW).alias("raw"),
-    )
-    return ReadResult(rows, bad)
+    sql = f"""SELECT row_number() OVER () AS {ROW}, line AS {RAW},
+                     CASE WHEN try(json_type(line)) = 'OBJECT'
+                          THEN try(json_transform(line, '{spec}')) END AS s
+              FROM read_csv($path, columns = {{'line': 'VARCHAR'}}, header = false,
+                            delim = '\x1f', quote = '', escape = '', auto_detect = false)"""
+    for lines in _stream(sql, {"path": str(source.path)}, chunk_rows):
+        lines = lines.filter(pl.col(RAW).str.strip_chars() != "")
+        ok = pl.col("s").is_not_null()
+        rows = lines.filter(ok).unnest("s").with_columns(pl.col(ROW).cast(pl.Int64))
+        bad = lines.filter(~ok).select(
+            pl.col(ROW).cast(pl.Int64), pl.lit("malformed row: not a JSON object").alias("reason"),
+            pl.col(RAW).alias("raw"),
+        )
+        yield ReadResult(rows, bad)
 
 
 def _count_lines(path: Path) -> int:
@@ -138,30 +174,33 @@ def _count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
-def _read_csv(source: SourceFile) -> ReadResult:
-    """Fast path: DuckDB's strict CSV reader. If it rejects anything, fall back to reading line
-    by line, so one broken quote cannot swallow the rows after it."""
+_CSV = (
+    "read_csv($path, header = true, columns = $columns, delim = ',', quote = '\"', "
+    "escape = '\"', auto_detect = false, strict_mode = true, ignore_errors = false)"
+)
+
+
+def _csv_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]:
+    """Fast path: DuckDB's strict CSV reader, streamed, once a counting pass has shown that it
+    reads every line. Otherwise the file is read line by line, so one broken quote cannot
+    swallow the rows after it."""
     with source.path.open(newline="") as f:
         header = next(csv.reader(f), [])
-    data_lines = max(_count_lines(source.path) - 1, 0)
-    columns = {name: "VARCHAR" for name in header}
+    params = {"path": str(source.path), "columns": {name: "VARCHAR" for name in header}}
     con = duckdb.connect()
     try:
-        rows = con.sql(
-            "SELECT * FROM read_csv($path, header = true, columns = $columns, delim = ',', "
-            "quote = '\"', escape = '\"', auto_detect = false, strict_mode = true, "
-            "ignore_errors = false)",
-            params={"path": str(source.path), "columns": columns},
-        ).pl()
-        fast = rows.height == data_lines
+        parsed = con.sql(f"SELECT count(*) FROM {_CSV}", params=params).fetchall()[0][0]
+        fast = parsed == max(_count_lines(source.path) - 1, 0)
     except duckdb.Error:
         fast = False
     finally:
         con.close()
     if not fast:
-        return _read_csv_by_line(source, header)
-    rows = rows.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    return ReadResult(rows, _rejects([]))
+        yield _read_csv_by_line(source, header)
+        return
+    sql = f"SELECT row_number() OVER () AS {ROW}, * FROM {_CSV}"
+    for rows in _stream(sql, params, chunk_rows):
+        yield ReadResult(rows.with_columns(pl.col(ROW).cast(pl.Int64)), _rejects([]))
 
 
 def _read_csv_by_line(source: SourceFile, header: list[str]) -> ReadResult:

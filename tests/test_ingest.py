@@ -121,6 +121,22 @@ def test_damaged_copy_exact_counts_and_every_good_row_arrives(generated, copy_of
         assert expected_reason in text
 
 
+def test_small_batches_give_the_same_counts(generated, copy_of, embedded, monkeypatch):
+    """Big files stream in batches; a duplicate in a later batch is still a duplicate."""
+    import orderscope.ingest.readers as readers
+
+    monkeypatch.setattr(readers, "CHUNK_ROWS", 211)  # orders span two batches
+    folder = copy_of(generated())
+    clean = _source_rows(folder)
+    expected = _damage(folder)
+    report = ingest_folder(folder, embedded).to_dict()
+    for name, rows in clean.items():
+        acc, rej, dup = expected.get(name, (0, 0, 0))
+        c = report["kinds"][name]
+        assert (c["accepted"], c["rejected"], c["duplicate"]) == (rows + acc, rej, dup), name
+    assert collect_stats(embedded)["quarantine"] == 9
+
+
 def test_out_of_order_arrival_gives_the_same_dwell(generated, copy_of, tmp_path):
     from orderscope.config import load_settings
 
