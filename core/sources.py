@@ -307,6 +307,23 @@ ENTITY_LABELS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+def conform(kind: SourceKind, frame: pl.DataFrame) -> pl.DataFrame:
+    """Exactly kind.columns, in order, with the frame types of the port contract (timestamps in
+    UTC; a naive one is taken to be UTC). Adapters call it on every frame they are handed."""
+    missing = [c.name for c in kind.columns if c.name not in frame.columns]
+    if missing:
+        raise ValueError(f"{kind.name}: frame lacks columns {missing}")
+    exprs = []
+    for c in kind.columns:
+        e = pl.col(c.name)
+        dtype = frame.schema[c.name]
+        if c.type == "ts" and isinstance(dtype, pl.Datetime):
+            e = e.dt.replace_time_zone("UTC") if dtype.time_zone is None else e
+            e = e.dt.convert_time_zone("UTC")
+        exprs.append(e.cast(FRAME_TYPES[c.type]))
+    return frame.select(exprs)
+
+
 def kind(name: str) -> SourceKind:
     try:
         return BY_NAME[name]

@@ -35,7 +35,7 @@ import polars as pl
 
 from orderscope.graph import cypher as cy
 from orderscope.graph.cypher import q
-from orderscope.sources import FRAME_TYPES, ENTITY_LABELS, EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind
+from orderscope.sources import ENTITY_LABELS, EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind, conform
 
 UTC = dt.UTC
 
@@ -188,22 +188,6 @@ class LadybugGraph:
 
     # --- writes ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _conform(kind: SourceKind, frame: pl.DataFrame) -> pl.DataFrame:
-        """Exactly kind.columns, in order, with the port's dtypes (timestamps as UTC, µs)."""
-        missing = [c.name for c in kind.columns if c.name not in frame.columns]
-        if missing:
-            raise ValueError(f"{kind.name}: frame lacks columns {missing}")
-        exprs = []
-        for c in kind.columns:
-            e = pl.col(c.name)
-            dtype = frame.schema[c.name]
-            if c.type == "ts" and isinstance(dtype, pl.Datetime):
-                e = e.dt.replace_time_zone("UTC") if dtype.time_zone is None else e
-                e = e.dt.convert_time_zone("UTC")
-            exprs.append(e.cast(FRAME_TYPES[c.type]))
-        return frame.select(exprs)
-
     def _copy(self, table: str, df: pl.DataFrame, opts: str = "") -> None:
         if df.height:
             self._run(f"COPY {q(table)} FROM $df {opts}".rstrip(), {"df": df})
@@ -231,7 +215,7 @@ class LadybugGraph:
         self._writable()
         if kind.store != "graph" or not kind.label:
             raise ValueError(f"{kind.name} is not a graph kind")
-        frame = self._conform(kind, frame)
+        frame = conform(kind, frame)
         if frame.height == 0:
             return 0
         key = kind.key

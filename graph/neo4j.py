@@ -44,7 +44,7 @@ import polars as pl
 
 from orderscope.graph import cypher as cy
 from orderscope.graph.cypher import q
-from orderscope.sources import FRAME_TYPES, EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind
+from orderscope.sources import EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind, conform
 
 UTC = dt.UTC
 
@@ -117,22 +117,6 @@ def _param(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _param(v) for k, v in value.items()}
     return value
-
-
-def _conform(kind: SourceKind, frame: pl.DataFrame) -> pl.DataFrame:
-    """Exactly kind.columns, in order, with the port's dtypes (timestamps as UTC, µs)."""
-    missing = [c.name for c in kind.columns if c.name not in frame.columns]
-    if missing:
-        raise ValueError(f"{kind.name}: frame lacks columns {missing}")
-    exprs = []
-    for c in kind.columns:
-        e = pl.col(c.name)
-        dtype = frame.schema[c.name]
-        if c.type == "ts" and isinstance(dtype, pl.Datetime):
-            e = e.dt.replace_time_zone("UTC") if dtype.time_zone is None else e
-            e = e.dt.convert_time_zone("UTC")
-        exprs.append(e.cast(FRAME_TYPES[c.type]))
-    return frame.select(exprs)
 
 
 # --- write query texts (derived from the layout, validated) ----------------------------------
@@ -444,7 +428,7 @@ class Neo4jGraph:
 
     def add_records(self, kind: SourceKind, frame: pl.DataFrame) -> int:
         kind = _graph_kind(kind)
-        frame = _conform(kind, frame)
+        frame = conform(kind, frame)
         if frame.height == 0:
             return 0
         self._schema()

@@ -128,14 +128,8 @@ class DuckDBSeries:
             self._exec(S.create_index_sql(table.name, cols))
 
     # --- writes ---------------------------------------------------------------------------
-    @staticmethod
-    def _kind_table(kind: SourceKind) -> S.Table:
-        if kind.name not in S.STORED_KINDS:
-            raise ValueError(f"{kind.name} is not stored in the series store")
-        return S.kind_table(S.STORED_KINDS[kind.name])
-
     def known_keys(self, kind: SourceKind, keys: pl.DataFrame) -> pl.DataFrame:
-        table = self._kind_table(kind)
+        table = S.table_of(kind)
         key_cols = list(kind.identity)
         if keys.is_empty():
             return S.empty_frame(table, key_cols)
@@ -147,7 +141,7 @@ class DuckDBSeries:
 
     def append(self, kind: SourceKind, frame: pl.DataFrame) -> int:
         self._write_guard()
-        table = self._kind_table(kind)
+        table = S.table_of(kind)
         if frame.is_empty():
             return 0
         frame = S.dedupe_frame(table, S.prepare_frame(table, frame))
@@ -246,7 +240,7 @@ class DuckDBSeries:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> pl.DataFrame:
-        table = self._kind_table(kind)
+        table = S.table_of(kind)
         self._ensure()
         if any(len(v) == 0 for v in where.values()):
             return S.empty_frame(table)

@@ -512,3 +512,10 @@ def key_frame(table: Table, keys: pl.DataFrame, key_columns: Sequence[str]) -> p
 def empty_frame(table: Table, columns: Sequence[str] | None = None) -> pl.DataFrame:
     names = columns or table.column_names
     return pl.DataFrame(schema={n: _POLARS_TYPES[table.col(n).type] for n in names})
+
+
+def table_of(kind: SourceKind) -> Table:
+    """The series table holding a source kind (the orders kind: the orders dimension)."""
+    if kind.name not in STORED_KINDS:
+        raise ValueError(f"{kind.name} is not stored in the series store")
+    return kind_table(STORED_KINDS[kind.name])

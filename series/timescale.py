@@ -370,14 +370,8 @@ class TimescaleSeries:
         )
 
     # --- writes ---------------------------------------------------------------------------
-    @staticmethod
-    def _kind_table(kind: SourceKind) -> S.Table:
-        if kind.name not in S.STORED_KINDS:
-            raise ValueError(f"{kind.name} is not stored in the series store")
-        return S.kind_table(S.STORED_KINDS[kind.name])
-
     def known_keys(self, kind: SourceKind, keys: pl.DataFrame) -> pl.DataFrame:
-        table = self._kind_table(kind)
+        table = S.table_of(kind)
         key_cols = list(kind.identity)
         schema = S.empty_frame(table, key_cols).schema
         if keys.is_empty():
@@ -388,7 +382,7 @@ class TimescaleSeries:
             return self._fetch(conn, pre + text, p, dict(schema), pyformat=True)
 
     def append(self, kind: SourceKind, frame: pl.DataFrame) -> int:
-        table = self._kind_table(kind)
+        table = S.table_of(kind)
         if frame.is_empty():
             if self.read_only:
                 raise PermissionError(f"series store (schema {self.schema}) is open read-only")
@@ -529,7 +523,7 @@ class TimescaleSeries:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> pl.DataFrame:
-        table = self._kind_table(kind)
+        table = S.table_of(kind)
         sql = S.readings_sql(kind, list(where), start is not None, end is not None)
         if any(len(v) == 0 for v in where.values()):
             return S.empty_frame(table)
