@@ -122,7 +122,7 @@ def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool
             report = ingest_folder(
                 folder,
                 stores,
-                progress=lambda msg, rows: bar.update(task, advance=1, description=msg),
+                progress=lambda msg, done: bar.update(task, advance=done, description=msg),
                 reprocess=reprocess,
             )
             bar.update(task, description="ingested")

@@ -24,7 +24,7 @@ from orderscope.lifecycle import Catalog, load_catalog
 from orderscope.sources import ORDER_EVENTS, ORDERS, SHIPMENTS, SOURCE_KINDS, SourceKind
 from orderscope.stores import Stores
 
-Progress = Callable[[str, int], None]  # (message, rows done in this step)
+Progress = Callable[[str, int], None]  # (what is happening, files finished by this step: 0 or 1)
 
 
 @dataclass
@@ -109,16 +109,16 @@ def ingest_folder(
     touched: list[pl.Series] = []
     store_was_empty = stores.series.data_clock() is None
     for source in files:
-        counts, events = _ingest_file(source, stores, catalog, report, reprocess)
+        counts, events = _ingest_file(source, stores, catalog, report, reprocess, progress)
         report.kinds[source.kind.name].add(counts)
         if events is not None:
             touched.append(events)
         if progress:
-            progress(f"{source.path.name}", counts.rows_read)
+            progress(f"{source.path.name} · {counts.rows_read:,} rows", 1)
     if touched:
         orders = None if store_was_empty else pl.concat(touched).unique()
         if progress:
-            progress("stage dwell", 0)
+            progress("rebuilding stage dwell from the event log", 0)
         with report.timing("series"):
             report.series_rows += stores.series.rebuild_dwell(orders)
     report.seconds = time.perf_counter() - started
@@ -126,7 +126,12 @@ def ingest_folder(
 
 
 def _ingest_file(
-    source: SourceFile, stores: Stores, catalog: Catalog, report: IngestReport, reprocess: bool
+    source: SourceFile,
+    stores: Stores,
+    catalog: Catalog,
+    report: IngestReport,
+    reprocess: bool,
+    progress: Progress | None = None,
 ) -> tuple[KindCounts, pl.Series | None]:
     kind = source.kind
     with report.timing("read"):
@@ -148,6 +153,8 @@ def _ingest_file(
             break
         part, orders = _ingest_chunk(source, chunk, batch_id, stores, catalog, report)
         counts.add(part)
+        if progress:
+            progress(f"{source.path.name} · {counts.rows_read:,} rows so far", 0)
         if orders is not None:
             touched.append(orders)
     counts.files = 1
