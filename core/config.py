@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: Path(".orderscope"))
     services_dir: Path = Field(default_factory=lambda: _default_home() / "services")
 
+    # Memory for the embedded engines. Both default to 80 % of the machine each, which two
+    # engines in one process cannot both have; None = a fifth of physical memory, at most 4 GiB.
+    graph_buffer_pool_mb: int | None = None
+    series_memory_limit_mb: int | None = None
+
     neo4j_uri: str = "bolt://127.0.0.1:7687"
     neo4j_user: str = "neo4j"
     neo4j_password: str = "orderscope-dev"
@@ -55,6 +60,20 @@ class Settings(BaseSettings):
             f"host={self.pg_host} port={self.pg_port} user={self.pg_user} "
             f"password={self.pg_password} dbname={self.pg_database}"
         )
+
+    @staticmethod
+    def _share_mb() -> int:
+        import psutil
+
+        return int(min(4096, psutil.virtual_memory().total / 2**20 / 5))
+
+    @property
+    def graph_buffer_mb(self) -> int:
+        return self.graph_buffer_pool_mb or self._share_mb()
+
+    @property
+    def series_memory_mb(self) -> int:
+        return self.series_memory_limit_mb or self._share_mb()
 
     @property
     def graph_path(self) -> Path:

@@ -40,7 +40,11 @@ def open_graph(settings: Settings, read_only: bool = False) -> GraphStore:
     from orderscope.graph.ladybug import LadybugGraph
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return LadybugGraph(settings.graph_path, read_only=read_only)
+    return LadybugGraph(
+        settings.graph_path,
+        read_only=read_only,
+        buffer_pool_size=settings.graph_buffer_mb * 2**20,
+    )
 
 
 def open_series(settings: Settings, read_only: bool = False) -> SeriesStore:
@@ -51,7 +55,9 @@ def open_series(settings: Settings, read_only: bool = False) -> SeriesStore:
     from orderscope.series.duckdb import DuckDBSeries
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return DuckDBSeries(settings.series_path, read_only=read_only)
+    return DuckDBSeries(
+        settings.series_path, read_only=read_only, memory_limit_mb=settings.series_memory_mb
+    )
 
 
 @contextmanager

@@ -123,9 +123,16 @@ def _parquet_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]
         yield ReadResult(frame, _rejects([]))
 
 
+def _parser() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB used only as a fast file parser: quiet, and modest in memory."""
+    con = duckdb.connect(config={"memory_limit": "2GB"})
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def _stream(sql: str, params: dict, chunk_rows: int) -> Iterator[pl.DataFrame]:
     """Run a DuckDB query and hand its result over in frames of about chunk_rows rows."""
-    con = duckdb.connect()
+    con = _parser()
     try:
         reader = con.sql(sql, params=params).to_arrow_reader(min(chunk_rows, 1_000_000))
         pending: list[pl.DataFrame] = []
@@ -187,7 +194,7 @@ def _csv_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]:
     with source.path.open(newline="") as f:
         header = next(csv.reader(f), [])
     params = {"path": str(source.path), "columns": {name: "VARCHAR" for name in header}}
-    con = duckdb.connect()
+    con = _parser()
     try:
         parsed = con.sql(f"SELECT count(*) FROM {_CSV}", params=params).fetchall()[0][0]
         fast = parsed == max(_count_lines(source.path) - 1, 0)

@@ -49,7 +49,9 @@ _names = itertools.count()
 class DuckDBSeries:
     name = "duckdb"
 
-    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, read_only: bool = False, memory_limit_mb: int | None = None
+    ) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
         self.read_only = read_only
         if self.path is not None and not read_only:
@@ -62,6 +64,11 @@ class DuckDBSeries:
         # TIMESTAMPTZ comes back (to Arrow and Python) in the session time zone: make it UTC.
         # Set after connecting: the ICU extension cannot be autoloaded from connect's config.
         self._exec("SET TimeZone = 'UTC'")
+        # No terminal progress bars from inside a library; a bounded share of memory, so the
+        # graph engine next to it has room too (DuckDB's default is 80 % of the machine).
+        self._exec("SET enable_progress_bar = false")
+        if memory_limit_mb:
+            self._exec(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
         self._schema_ready = False
 
     # --- plumbing -------------------------------------------------------------------------
