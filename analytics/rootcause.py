@@ -646,7 +646,6 @@ class _Ctx:
         intersection of its entity segments that keeps >= 80 % of the strongest one's
         explanatory power, named by the fewest segments that pin it down; the group's other
         entities are context (they contain it) or related; its conditions are attached."""
-        st = dual.m
         mk = lambda r: masks[(r["dimension"], r["value"])]  # noqa: E731
         ents = [r for r in grp if r["kind"] == "entity"]
         conds = [r for r in grp if r["kind"] != "entity"]

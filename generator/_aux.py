@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from orderscope.generator import _world as W
-from orderscope.generator._sim import I64, TOPICS, Sim
+from orderscope.generator._sim import I64, Sim
 from orderscope.generator._world import DAY, HOUR, MIN, SEC
 
 
