@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
+from orderscope.analytics.conditions import calibration_at_inspection
 from orderscope.analytics.stalls import find_stalls
 from orderscope.graph.cypher import q
 from orderscope.lifecycle import Catalog
@@ -189,23 +190,10 @@ def _qc_items(
     reports = _graph(stores, _QC_CYPHER, lo, as_of, {
         "order_id": pl.String, "zone_id": pl.String, "equipment_id": pl.String, "inspected_at": TS,
     })  # fmt: skip
-    cals = stores.graph.query(_CAL_CYPHER)
-    cals = (
-        cals.select("equipment_id", "calibrated_at", "due_at").cast(
-            {"equipment_id": pl.String, "calibrated_at": TS, "due_at": TS}
-        )
-        if cals.height
-        else pl.DataFrame(schema={"equipment_id": pl.String, "calibrated_at": TS, "due_at": TS})
-    )
     # calibration status of each report: its equipment's latest calibration at inspection time
-    reports = reports.sort("inspected_at").join_asof(
-        cals.sort("calibrated_at"), left_on="inspected_at", right_on="calibrated_at",
-        by="equipment_id", strategy="backward", check_sortedness=False,
-    ).with_columns(
-        pl.when(pl.col("due_at").is_null()).then(pl.lit("none"))
-        .when(pl.col("due_at") < pl.col("inspected_at")).then(pl.lit("overdue"))
-        .otherwise(pl.lit("ok")).alias("equipment_calibration"),
-    )  # fmt: skip
+    reports = calibration_at_inspection(reports, stores.graph.query(_CAL_CYPHER)).rename(
+        {"calibration_status": "equipment_calibration"}
+    )
     tasks = _graph(stores, _ZONE_CYPHER, lo, as_of, {"order_id": pl.String, "zone_id": pl.String})
     zone = tasks.group_by("order_id").agg(pl.col("zone_id").drop_nulls().first().alias("zone"))
     tx = tx.join(zone, on="order_id", how="left").with_columns(

@@ -56,6 +56,7 @@ import numpy as np
 import polars as pl
 
 from orderscope.analytics import _rc_sql as R
+from orderscope.analytics.conditions import calibration_at_inspection
 from orderscope.analytics.periods import Period
 
 METRICS = ("cycle_time", "node_dwell", "stall_rate")
@@ -467,25 +468,12 @@ class _Ctx:
         return mem.drop_nulls("value").unique()
 
     def _qc_conditions(self, qc: pl.DataFrame) -> pl.DataFrame:
-        cal = self.stores.graph.query(R.CALIBRATIONS)
-        qc = qc.with_columns(pl.col("inspected_at").cast(pl.Datetime("us", "UTC")))
-        if cal.is_empty():
-            qc = qc.with_columns(pl.lit("no calibration record").alias("calibration"),
-                                 pl.lit(None, pl.String).alias("calibration_id"))  # fmt: skip
-        else:
-            cal = cal.with_columns(
-                pl.col("calibrated_at").cast(pl.Datetime("us", "UTC")), pl.col("due_at").cast(pl.Datetime("us", "UTC"))
-            ).sort("calibrated_at")
-            qc = (
-                qc.sort("inspected_at")
-                .join_asof(cal, left_on="inspected_at", right_on="calibrated_at", by="equipment_id", strategy="backward",
-                           check_sortedness=False)
-                .with_columns(
-                    pl.when(pl.col("calibration_id").is_null()).then(pl.lit("no calibration record"))
-                    .when(pl.col("due_at") < pl.col("inspected_at")).then(pl.lit("overdue"))
-                    .otherwise(pl.lit("in date")).alias("calibration")
-                )
-            )  # fmt: skip
+        labels = {"none": "no calibration record", "overdue": "overdue", "ok": "in date"}
+        qc = calibration_at_inspection(qc, self.stores.graph.query(R.CALIBRATIONS)).with_columns(
+            pl.col("calibration_status").replace_strict(labels).alias("calibration")
+        ).drop("calibration_status")
+        if "calibration_id" not in qc.columns:  # no calibrations stored at all
+            qc = qc.with_columns(pl.lit(None, pl.String).alias("calibration_id"))
         t0, t1 = self.window()
         clim = self.stores.series.query(R.CLIMATE_HOURLY, [t0, t1])
         qc = qc.with_columns(pl.col("inspected_at").dt.truncate("1h").alias("hour"))
@@ -1076,12 +1064,9 @@ class _Ctx:
         cal = self.stores.graph.query(R.CALIBRATIONS_OF, {"eq": eq})
         if cal.is_empty() or rep.is_empty():
             return []
-        cal = cal.with_columns(pl.col("calibrated_at").cast(pl.Datetime("us", "UTC")),
-                               pl.col("due_at").cast(pl.Datetime("us", "UTC"))).sort("calibrated_at")  # fmt: skip
-        m = rep.select("inspected_at").sort("inspected_at").join_asof(
-            cal, left_on="inspected_at", right_on="calibrated_at", strategy="backward"
-        )
-        od = m.filter(pl.col("due_at") < pl.col("inspected_at"))
+        m = calibration_at_inspection(rep.select("inspected_at").with_columns(pl.lit(eq).alias("equipment_id")),
+                                      cal.with_columns(pl.lit(eq).alias("equipment_id")))  # fmt: skip
+        od = m.filter(pl.col("calibration_status") == "overdue")
         return od["calibration_id"].drop_nulls().unique().sort().to_list()
 
 
