@@ -19,7 +19,16 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from orderscope.sources import ENTITY_LABELS, ORDERS, SOURCE_KINDS, Column, SourceKind
+import polars as pl
+
+from orderscope.sources import (
+    ENTITY_LABELS,
+    FRAME_TYPES,
+    ORDERS,
+    SOURCE_KINDS,
+    Column,
+    SourceKind,
+)
 
 ENTITY_KEY = "id"  # property holding an entity node's id
 
@@ -139,6 +148,15 @@ def keys_present(kind: SourceKind) -> str:
     return f"UNWIND $keys AS k MATCH (x:{label} {{{q(kind.key)}: k}}) RETURN x.{q(kind.key)} AS k"
 
 
+def records_by_key(kind: SourceKind) -> str:
+    """Every column of the kind's records whose key is in $keys (point lookups)."""
+    label = q(kind.label)  # type: ignore[arg-type]
+    return (
+        f"UNWIND $keys AS k MATCH (x:{label} {{{q(kind.key)}: k}}) "
+        f"RETURN {projection('x', kind.columns)}"
+    )
+
+
 def all_keys(label: str, key: str) -> str:
     return f"MATCH (x:{q(label)}) RETURN x.{q(key)} AS k"
 
@@ -188,6 +206,17 @@ def records_by_kind(rows: Iterable[Sequence[Any]], convert: Convert) -> dict[str
         row = dict(zip(DIRECT_PROPERTIES, values, strict=True))
         out[kind.name].append({c.name: convert(row[c.name]) for c in kind.columns})
     return sort_by_kind(out)
+
+
+def records_frame(kind: SourceKind, rows: Iterable[Sequence[Any]], convert: Convert) -> pl.DataFrame:
+    """Rows of kind.columns (driver values) as a frame with the port's frame types."""
+    data = [[convert(v) for v in row] for row in rows]
+    return pl.DataFrame(
+        {
+            c.name: pl.Series(c.name, [r[i] for r in data], dtype=FRAME_TYPES[c.type], strict=False)
+            for i, c in enumerate(kind.columns)
+        }
+    )
 
 
 def sort_by_kind(out: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:

@@ -295,6 +295,13 @@ class LadybugGraph:
             found = self._ids(kind.label, kind.key)
         return keys.filter(keys.is_in(found.implode()))
 
+    def records(self, kind: SourceKind, keys: pl.Series) -> pl.DataFrame:
+        if not kind.label:
+            raise ValueError(f"{kind.name} is not a graph kind")
+        wanted = keys.cast(pl.String).drop_nulls().unique().to_list()
+        rows = self._rows(cy.records_by_key(kind), {"keys": wanted}) if wanted else []
+        return cy.records_frame(kind, rows, _py)
+
     def order(self, order_id: str) -> dict[str, Any] | None:
         rows = self._rows(cy.ORDER, {"order_id": order_id})
         if not rows:

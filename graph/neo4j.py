@@ -408,13 +408,8 @@ class Neo4jGraph:
             )
             for chunk in _chunks(ids, size):
                 yield [(_merge_entities(label), {"ids": list(chunk)}, None)]
-        write = _RECORD_WRITES[kind.name]
-        for offset in range(0, frame.height, size):
-            yield [
-                (text, {"rows": list(chunk)}, len(chunk))
-                for text, rows in write.batches(frame.slice(offset, size))
-                for chunk in _chunks(rows, self.statement_rows)
-            ]
+        # Entity relations before the records: a record found stored after a crash between
+        # two units has its relations committed already, so skipping it loses nothing.
         for er in kind.entity_relations:
             pairs = (
                 frame.select(pl.col(er.from_column).alias("s"), pl.col(er.to_column).alias("d"))
@@ -425,6 +420,13 @@ class Neo4jGraph:
             text = _merge_relation(er.rel, er.from_label, er.to_label)
             for chunk in _chunks(pairs, size):
                 yield [(text, {"pairs": list(chunk)}, None)]
+        write = _RECORD_WRITES[kind.name]
+        for offset in range(0, frame.height, size):
+            yield [
+                (text, {"rows": list(chunk)}, len(chunk))
+                for text, rows in write.batches(frame.slice(offset, size))
+                for chunk in _chunks(rows, self.statement_rows)
+            ]
 
     def add_records(self, kind: SourceKind, frame: pl.DataFrame) -> int:
         kind = _graph_kind(kind)
@@ -453,6 +455,15 @@ class Neo4jGraph:
         for chunk in _chunks(wanted, 50_000):
             found += [row[0] for row in self._read(text, {"keys": list(chunk)})]
         return keys.filter(keys.is_in(pl.Series(found, dtype=pl.String).implode()))
+
+    def records(self, kind: SourceKind, keys: pl.Series) -> pl.DataFrame:
+        kind = _graph_kind(kind)
+        text = cy.records_by_key(kind)
+        wanted = keys.cast(pl.String).drop_nulls().unique().to_list()
+        rows: list[list[Any]] = []
+        for chunk in _chunks(wanted, 50_000):
+            rows += self._read(text, {"keys": list(chunk)})
+        return cy.records_frame(kind, rows, _py)
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         rows = self._read(cy.ORDER, {"order_id": order_id})

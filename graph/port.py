@@ -35,6 +35,11 @@ class GraphStore(Protocol):
         The caller guarantees the keys are new and the orders exist. Null entity ids create
         neither a node nor a link. Ladybug writes a batch atomically (all or nothing)."""
 
+    def records(self, kind: SourceKind, keys: pl.Series) -> pl.DataFrame:
+        """The stored record nodes of a graph kind whose key is among `keys`: exactly
+        kind.columns with the port's frame types, one row per stored key (any order). Ingest
+        compares them with incoming rows to tell a duplicate from a conflict."""
+
     def order(self, order_id: str) -> dict[str, Any] | None:
         """The Order node's properties, or None."""
 

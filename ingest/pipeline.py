@@ -1,9 +1,13 @@
 """Ingest a folder of source files: read, validate, guard, de-duplicate, link, write, account.
 
-Per file: structural and type checks (validate), references to known orders and waybills, the
-state-change guard for order events, duplicates within the file and against the store, then one
-bulk write. Rejected rows go to quarantine with their reason; the ledger records every batch so
-the same file is never applied twice and an interrupted batch can simply be run again.
+Per file: structural and type checks (validate), repeated identities within the file and
+against the store (a duplicate when the content is the same, a conflict when it differs), then
+references to known orders and waybills, the state-change guard for order events, and one bulk
+write. Every row read ends as accepted, rejected, duplicate or conflict; rejects and conflicts go
+to quarantine with their reason. A file that cannot be read at all is listed as failed with its
+reason and the other files go on. The ledger records every file so the same content is never
+applied twice; stage dwell is derived from durable marks (rebuild_pending_dwell), so a run
+killed at any point and then run again ends exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -18,7 +22,20 @@ from pathlib import Path
 import polars as pl
 
 from orderscope.guard import guard_reasons
-from orderscope.ingest.readers import ROW, ReadResult, SourceFile, discover, read_chunks
+from orderscope.ingest import crashpoints
+from orderscope.ingest.conflicts import differences, split_repeats
+from orderscope.ingest.readers import (
+    ROW,
+    ReadResult,
+    SourceFile,
+    discover,
+    read_chunks,
+)
+try:  # TEMP shim until readers lands UnreadableFile
+    from orderscope.ingest.readers import UnreadableFile
+except ImportError:
+    class UnreadableFile(ValueError):  # type: ignore[no-redef]
+        pass
 from orderscope.ingest.validate import reject, validate
 from orderscope.lifecycle import Catalog, load_catalog
 from orderscope.sources import ORDER_EVENTS, ORDERS, SHIPMENTS, SOURCE_KINDS, SourceKind
@@ -34,7 +51,9 @@ class KindCounts:
     accepted: int = 0
     rejected: int = 0
     duplicate: int = 0
+    conflict: int = 0
     skipped_files: int = 0
+    failed_files: int = 0
 
     def add(self, other: KindCounts) -> None:
         for name, value in asdict(other).items():
@@ -45,6 +64,8 @@ class KindCounts:
 class IngestReport:
     kinds: dict[str, KindCounts] = field(default_factory=dict)
     unknown_files: list[str] = field(default_factory=list)
+    failed_files: list[dict] = field(default_factory=list)  # file, kind, error
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)  # file -> columns
     rejections: list[dict] = field(default_factory=list)  # a sample, for the summary
     seconds: float = 0.0
     store_seconds: dict[str, float] = field(default_factory=dict)  # graph, series, read, …
@@ -75,6 +96,8 @@ class IngestReport:
             "kinds": {k: asdict(v) for k, v in self.kinds.items()},
             "totals": asdict(totals),
             "unknown_files": self.unknown_files,
+            "failed_files": self.failed_files,
+            "ignored_columns": self.ignored_columns,
             "rejections_sample": self.rejections,
             "seconds": round(self.seconds, 3),
             "rows_per_s": round(totals.rows_read / self.seconds) if self.seconds else None,
@@ -91,9 +114,11 @@ def ingest_folder(
     catalog: Catalog | None = None,
     progress: Progress | None = None,
     reprocess: bool = False,
+    batch_rows: int | None = None,
 ) -> IngestReport:
     """Ingest every recognised source file in `folder`. `reprocess` runs files the ledger has
-    already seen through row-level de-duplication again (e.g. after fixing missing orders)."""
+    already seen through row-level de-duplication again (e.g. after fixing missing orders);
+    `batch_rows` bounds the rows held in memory per batch (default: the readers' CHUNK_ROWS)."""
     if not folder.is_dir():
         raise IngestError(f"{folder} is not a folder; pass the folder holding the source files")
     files, unknown = discover(folder)
@@ -106,21 +131,17 @@ def ingest_folder(
         kinds={k.name: KindCounts() for k in SOURCE_KINDS},
         unknown_files=[p.name for p in unknown],
     )
-    touched: list[pl.Series] = []
-    store_was_empty = stores.series.data_clock() is None
     for source in files:
-        counts, events = _ingest_file(source, stores, catalog, report, reprocess, progress)
+        counts = _ingest_file(source, stores, catalog, report, reprocess, progress, batch_rows)
         report.kinds[source.kind.name].add(counts)
-        if events is not None:
-            touched.append(events)
         if progress:
             progress(f"{source.path.name} · {counts.rows_read:,} rows", 1)
-    if touched:
-        orders = None if store_was_empty else pl.concat(touched).unique()
-        if progress:
-            progress("rebuilding stage dwell from the event log", 0)
-        with report.timing("series"):
-            report.series_rows += stores.series.rebuild_dwell(orders)
+    # Always, even when every file was skipped: an earlier run may have died before it.
+    crashpoints.reached("derive-started")
+    if progress:
+        progress("deriving stage dwell from the event log", 0)
+    with report.timing("series"):
+        report.series_rows += stores.series.rebuild_pending_dwell()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -132,38 +153,50 @@ def _ingest_file(
     report: IngestReport,
     reprocess: bool,
     progress: Progress | None = None,
-) -> tuple[KindCounts, pl.Series | None]:
+    batch_rows: int | None = None,
+) -> KindCounts:
+    """One file, batch by batch. A file that cannot be read (or stops being readable half-way)
+    is marked failed with its reason; what its earlier batches stored stays, and the next run
+    reads the file again (row-level de-duplication makes that exact)."""
     kind = source.kind
     with report.timing("read"):
         content_hash = source.content_hash()
     done = stores.series.ledger_find(kind.name, content_hash)
     if done and not reprocess:
         rows = int(done["rows_read"])
-        return KindCounts(files=1, rows_read=rows, duplicate=rows, skipped_files=1), None
+        return KindCounts(files=1, rows_read=rows, duplicate=rows, skipped_files=1)
 
     batch_id = uuid.uuid4().hex
     stores.series.ledger_start(batch_id, kind.name, source.path.name, content_hash)
+    crashpoints.reached("file-started")
     counts = KindCounts(files=1)
-    touched: list[pl.Series] = []
-    chunks = read_chunks(source)
+    chunks = read_chunks(source, batch_rows)
     while True:
-        with report.timing("read"):
-            chunk = next(chunks, None)
+        try:
+            with report.timing("read"):
+                chunk = next(chunks, None)
+        except UnreadableFile as e:
+            stores.series.ledger_fail(batch_id, str(e))
+            report.failed_files.append({"file": source.path.name, "kind": kind.name, "error": str(e)})
+            counts.failed_files = 1
+            return counts
         if chunk is None:
             break
-        part, orders = _ingest_chunk(source, chunk, batch_id, stores, catalog, report)
-        counts.add(part)
+        if getattr(chunk, 'ignored_columns', ()):
+            ignored = report.ignored_columns.setdefault(source.path.name, [])
+            ignored += [c for c in chunk.ignored_columns if c not in ignored]
+        counts.add(_ingest_chunk(source, chunk, batch_id, stores, catalog, report))
         if progress:
             progress(f"{source.path.name} · {counts.rows_read:,} rows so far", 0)
-        if orders is not None:
-            touched.append(orders)
     counts.files = 1
     stores.series.ledger_finish(
         batch_id,
         {"rows_read": counts.rows_read, "accepted": counts.accepted,
-         "rejected": counts.rejected, "duplicate": counts.duplicate},
+         "rejected": counts.rejected, "duplicate": counts.duplicate,
+         "conflict": counts.conflict},
     )  # fmt: skip
-    return counts, (pl.concat(touched).unique() if touched else None)
+    crashpoints.reached("file-done")
+    return counts
 
 
 def _ingest_chunk(
@@ -173,15 +206,17 @@ def _ingest_chunk(
     stores: Stores,
     catalog: Catalog,
     report: IngestReport,
-) -> tuple[KindCounts, pl.Series | None]:
-    """One batch of a file. Rows repeating an earlier batch of the same file are caught as
-    duplicates by the store check, since that batch is already written."""
+) -> KindCounts:
+    """One batch of a file. Rows repeating an earlier batch of the same file meet that batch's
+    rows in the store, so they are judged duplicate or conflict exactly as within a batch."""
     kind = source.kind
     with report.timing("validate"):
         good, bad = validate(kind, chunk.rows)
     rejects = [bad]
     with report.timing("check"):
-        good, dup_in_file = _drop_repeats(kind, good)
+        # Against the store first (every row, repeats too), then repeats among the new rows.
+        good, known, conflicts_in_store = _split_known(kind, good, stores)
+        good, dup_in_file, conflicts_in_file = split_repeats(kind, good)
         good, bad = _check_references(kind, good, stores)
         rejects.append(bad)
         if kind is ORDER_EVENTS:
@@ -191,32 +226,57 @@ def _ingest_chunk(
             )
             good = good.drop(reasons.name)
             rejects.append(bad)
+    crashpoints.reached("chunk-read")
 
-    new, dup_in_store = _write(kind, good, stores, report)
+    accepted = _write(kind, good, known, stores, report)
     late = pl.concat([r for r in rejects if r is not None])
-    rejected = pl.concat([chunk.rejects, chunk.raw(late)]).sort(ROW)
-    if rejected.height:
+    conflicts = pl.concat([conflicts_in_file, conflicts_in_store])
+    quarantined = pl.concat(
+        [
+            pl.concat([chunk.rejects, chunk.raw(late)]).with_columns(outcome=pl.lit("rejected")),
+            chunk.raw(conflicts).with_columns(outcome=pl.lit("conflict")),
+        ]
+    ).sort(ROW)
+    if quarantined.height:
         stores.series.quarantine(
-            batch_id, kind.name, source.path.name, rejected.rename({ROW: "row_number"})
+            batch_id, kind.name, source.path.name, quarantined.rename({ROW: "row_number"})
         )
         report.rejections.extend(
-            {"kind": kind.name, "file": source.path.name, "row": r[ROW], "reason": r["reason"]}
-            for r in rejected.head(max(0, 50 - len(report.rejections))).iter_rows(named=True)
-        )
-    counts = KindCounts(
+            {"kind": kind.name, "file": source.path.name, "row": r[ROW], "reason": r["reason"],
+             "outcome": r["outcome"]}
+            for r in quarantined.head(max(0, 50 - len(report.rejections))).iter_rows(named=True)
+        )  # fmt: skip
+    crashpoints.reached("quarantined")
+    return KindCounts(
         rows_read=chunk.rows_read,
-        accepted=new,
-        rejected=rejected.height,
-        duplicate=dup_in_file + dup_in_store,
+        accepted=accepted,
+        rejected=quarantined.height - conflicts.height,
+        duplicate=dup_in_file + known.height,
+        conflict=conflicts.height,
     )
-    touched = good.get_column("order_id").unique() if kind is ORDER_EVENTS else None
-    return counts, touched
 
 
-def _drop_repeats(kind: SourceKind, good: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Keep the first of rows repeating an identity within the file."""
-    first = good.select(pl.struct(list(kind.identity)).is_first_distinct()).to_series()
-    return good.filter(first), int((~first).sum())
+def _split_known(
+    kind: SourceKind, good: pl.DataFrame, stores: Stores
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Rows whose identity is not stored yet; stored ones with the same content (duplicates,
+    returned whole: the order master may still lack its graph half after a crash); and
+    conflicts (ROW, reason)."""
+    keys = good.select(kind.identity)
+    if kind.store == "series" or kind is ORDERS:
+        stored = stores.series.stored_rows(kind, stores.series.known_keys(kind, keys))
+    else:
+        known = stores.graph.known_keys(kind, keys.get_column(kind.key))
+        stored = stores.graph.records(kind, known) if known.len() else None
+    if stored is None or stored.is_empty():
+        return good, good.clear(), pl.DataFrame(schema={ROW: pl.Int64, "reason": pl.String})
+    dups, conflicts = differences(kind, good, stored, pl.lit("the stored record"))
+    judged = pl.concat([dups[ROW], conflicts[ROW]])
+    return (
+        good.filter(~pl.col(ROW).is_in(judged.implode())),
+        good.filter(pl.col(ROW).is_in(dups[ROW].implode())),
+        conflicts,
+    )
 
 
 def _check_references(
@@ -241,24 +301,23 @@ def _check_references(
 
 
 def _write(
-    kind: SourceKind, good: pl.DataFrame, stores: Stores, report: IngestReport
-) -> tuple[int, int]:
-    """Write rows the target store lacks; returns (accepted, duplicates against the store).
-    The order master lives in both stores and each gets what it lacks, so a batch that crashed
+    kind: SourceKind, good: pl.DataFrame, known: pl.DataFrame, stores: Stores, report: IngestReport
+) -> int:
+    """Write the new rows; returns how many. The order master lives in both stores and each
+    gets what it lacks — its `known` (duplicate) rows included — so a batch that crashed
     between the two writes completes on the next run."""
     rows = good.drop(ROW)
-    fresh = rows
     if kind.store == "series" or kind is ORDERS:
         with report.timing("series"):
-            known = stores.series.known_keys(kind, rows.select(kind.identity))
-            fresh = rows.join(known, on=list(kind.identity), how="anti")
-            stores.series.append(kind, fresh)
-            report.series_rows += fresh.height
+            stores.series.append(kind, rows)
+            report.series_rows += rows.height
+        crashpoints.reached("series-written")
     if kind.store == "graph":
         with report.timing("graph"):
-            known_keys = stores.graph.known_keys(kind, rows.get_column(kind.key))
-            graph_fresh = rows.filter(~pl.col(kind.key).is_in(known_keys.implode()))
-            stores.graph.add_records(kind, graph_fresh)
-        if kind is not ORDERS:
-            fresh = graph_fresh
-    return fresh.height, rows.height - fresh.height
+            if kind is ORDERS:  # checked against the series dimension so far
+                rows = pl.concat([rows, known.drop(ROW)]).unique(kind.key, maintain_order=True)
+                present = stores.graph.known_keys(kind, rows.get_column(kind.key))
+                rows = rows.filter(~pl.col(kind.key).is_in(present.implode()))
+            stores.graph.add_records(kind, rows)
+        crashpoints.reached("graph-written")
+    return good.height

@@ -122,6 +122,8 @@ class DuckDBSeries:
             with self._transaction():
                 for table in S.TABLES:
                     self._create(table)
+                for name, column in S.ADDED_COLUMNS:  # a store made by an older release
+                    self._exec(S.add_column_sql(S.TABLES_BY_NAME[name], column, TYPES))
             self._schema_ready = True
 
     def _create(self, table: S.Table, indexes: bool = True) -> None:
@@ -155,28 +157,71 @@ class DuckDBSeries:
         with self._lock:
             self._ensure()
             with self._registered(frame, kind.name) as src, self._transaction():
-                return self._changed(S.insert_new_sql(table, src))
+                added = self._changed(S.insert_new_sql(table, src))
+                if added and table.name == S.EVENT_TABLE:  # dwell is stale for these orders
+                    self._exec(S.PENDING_MARK.format(src=S.ident(src)))
+                return added
+
+    def stored_rows(self, kind: SourceKind, keys: pl.DataFrame) -> pl.DataFrame:
+        table = S.table_of(kind)
+        key_cols = list(kind.identity)
+        if keys.is_empty():
+            return S.empty_frame(table)
+        frame = S.key_frame(table, keys, key_cols).unique()
+        with self._lock:
+            self._ensure()
+            with self._registered(frame, "stored") as src:
+                return self._con.sql(S.stored_rows_sql(table, src, key_cols)).pl()
 
     def rebuild_dwell(self, order_ids: pl.Series | None = None) -> int:
         self._write_guard()
         with self._lock:
             self._ensure()
             if order_ids is None:
-                # Everything: a fresh table is much faster than a DELETE through the ART index
-                # (about 9 s for 1.3M visits); the index is then built in bulk.
                 with self._transaction():
-                    self._exec(S.drop_table_sql(S.STAGE_DWELL.name))
-                    self._create(S.STAGE_DWELL, indexes=False)
-                    n = self._changed(S.DWELL_INSERT.format(scope=""))
-                    self._create_indexes(S.STAGE_DWELL)
+                    n = self._rebuild_all()
+                    self._exec(S.PENDING_CLEAR)
                 return n
             ids = pl.DataFrame({"order_id": order_ids.cast(pl.String)}).unique().drop_nulls()
             if ids.is_empty():
                 return 0
             with self._registered(ids, "scope") as src, self._transaction():
-                ref = S.ident(src)
-                self._exec(S.DWELL_DELETE_SCOPE.format(src=ref))
-                return self._changed(S.DWELL_INSERT.format(scope=S.DWELL_SCOPE.format(src=ref)))
+                return self._rebuild_scope(S.ident(src))
+
+    def rebuild_pending_dwell(self) -> int:
+        self._write_guard()
+        with self._lock:
+            self._ensure()
+            with self._transaction():  # marks and dwell change together, or not at all
+                pending = self._exec(S.PENDING_COUNT)[0][0]
+                if not pending:
+                    return 0
+                orders = self._exec(S.ORDERS_COUNT)[0][0]
+                if pending >= S.FULL_REBUILD_SHARE * orders:
+                    n = self._rebuild_all()
+                else:
+                    n = self._rebuild_scope(S.ident(S.DERIVE_PENDING.name))
+                self._exec(S.PENDING_CLEAR)
+                return n
+
+    def pending_dwell(self) -> int:
+        self._ensure()
+        return int(self._frame(S.PENDING_COUNT)["n"][0])
+
+    def _rebuild_all(self) -> int:
+        """Every order's dwell, inside the caller's transaction: a fresh table is much faster
+        than a DELETE through the ART index (about 9 s for 1.3M visits); the index is then
+        built in bulk."""
+        self._exec(S.drop_table_sql(S.STAGE_DWELL.name))
+        self._create(S.STAGE_DWELL, indexes=False)
+        n = self._changed(S.DWELL_INSERT.format(scope=""))
+        self._create_indexes(S.STAGE_DWELL)
+        return n
+
+    def _rebuild_scope(self, ref: str) -> int:
+        """Dwell of the orders listed in relation `ref`, inside the caller's transaction."""
+        self._exec(S.DWELL_DELETE_SCOPE.format(src=ref))
+        return self._changed(S.DWELL_INSERT.format(scope=S.DWELL_SCOPE.format(src=ref)))
 
     def ledger_find(self, kind: str, content_hash: str) -> dict[str, Any] | None:
         self._ensure()
@@ -191,27 +236,24 @@ class DuckDBSeries:
 
     def ledger_finish(self, batch_id: str, counts: dict[str, int]) -> None:
         self._write_guard()
-        params = [batch_id] + [
-            int(counts.get(k, 0)) for k in ("rows_read", "accepted", "rejected", "duplicate")
-        ]
+        params = [batch_id] + [int(counts.get(k, 0)) for k in S.LEDGER_COUNTS]
         with self._lock:
             self._ensure()
             changed = self._changed(S.LEDGER_FINISH, [*params, _now()])
         if not changed:
             raise KeyError(f"no ledger entry for batch {batch_id!r} (ledger_start first)")
 
+    def ledger_fail(self, batch_id: str, error: str) -> None:
+        self._write_guard()
+        with self._lock:
+            self._ensure()
+            self._exec(S.LEDGER_FAIL, [batch_id, error, _now()])
+
     def quarantine(self, batch_id: str, kind: str, source_file: str, rows: pl.DataFrame) -> int:
         self._write_guard()
         if rows.is_empty():
             return 0
-        frame = (
-            rows.select(
-                pl.col("row_number").cast(pl.Int64),
-                pl.col("reason").cast(pl.String),
-                pl.col("raw").cast(pl.String),
-            )
-            .unique("row_number", keep="first", maintain_order=True)
-        )
+        frame = S.quarantine_frame(rows)
         with self._lock:
             self._ensure()
             found = self._exec(S.LEDGER_HASH, [batch_id])

@@ -41,6 +41,21 @@ class SeriesStore(Protocol):
         Rows whose identity is already stored, or repeated in the batch, are skipped (the first
         wins); returns rows added."""
 
+    def stored_rows(self, kind: SourceKind, keys: pl.DataFrame) -> pl.DataFrame:
+        """The stored rows (every column of the kind's table) whose identity is among `keys`
+        (columns kind.identity): what ingest compares a repeated identity with, to tell a
+        duplicate (same content) from a conflict (other content)."""
+
+    def rebuild_pending_dwell(self) -> int:
+        """Recompute stage_dwell for every order whose events were appended since its dwell was
+        last derived, and clear those marks, in one transaction. `append` of order_events marks
+        the orders it added events to in its own transaction, so whatever crash comes between
+        an append and this call, the next call still rebuilds them. A scope of at least
+        FULL_REBUILD_SHARE of all orders is rebuilt whole. Returns visits written."""
+
+    def pending_dwell(self) -> int:
+        """How many orders await a dwell rebuild (0 once every append has been derived)."""
+
     def rebuild_dwell(self, order_ids: pl.Series | None = None) -> int:
         """Recompute stage_dwell for these orders (None: all) from order_events in SQL.
         A visit opens at an event whose to_state differs from the previous state and closes at
@@ -48,7 +63,8 @@ class SeriesStore(Protocol):
         Events are taken by (at, event_id), so arrival order never matters; an order's first
         event always opens a visit. `visit` numbers the visits of one node (1, 2, ... on a
         rework loop). The last visit has left_at, left_by_event and dwell_ms NULL (still open,
-        or a resting node). Returns visits written."""
+        or a resting node). A full rebuild (None) also clears every pending mark. Returns
+        visits written."""
 
     def ledger_find(self, kind: str, content_hash: str) -> dict[str, Any] | None:
         """The completed ('done') ledger entry for this file content, if any: a dict of the
@@ -59,11 +75,16 @@ class SeriesStore(Protocol):
         """Record the batch as 'started' (again, if the batch id is resumed)."""
 
     def ledger_finish(self, batch_id: str, counts: dict[str, int]) -> None:
-        """Mark the batch done with rows_read / accepted / rejected / duplicate (missing: 0).
-        KeyError when the batch was never started."""
+        """Mark the batch done with rows_read / accepted / rejected / duplicate / conflict
+        (missing: 0). KeyError when the batch was never started."""
+
+    def ledger_fail(self, batch_id: str, error: str) -> None:
+        """Mark the batch 'failed' with the reason its file could not be read: a later run
+        tries the file again (ledger_find finds only 'done' entries)."""
 
     def quarantine(self, batch_id: str, kind: str, source_file: str, rows: pl.DataFrame) -> int:
-        """Store rejected rows: columns row_number (int), reason (str), raw (JSON text).
+        """Store rejected rows: columns row_number (int), reason (str), raw (JSON text) and
+        optionally outcome ('rejected', the default, or 'conflict').
         Rows already quarantined from the same file content and row number are not added
         twice (a resumed batch re-rejects them). The content is the batch's ledger
         content_hash, or the source_file when the batch has no ledger entry. Returns rows

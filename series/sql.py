@@ -73,6 +73,7 @@ class Table:
 
 SERIES_KINDS: tuple[SourceKind, ...] = tuple(k for k in SOURCE_KINDS if k.store == "series")
 ORDERS_KIND: SourceKind = source_kind("orders")
+EVENT_TABLE = "order_events"  # the append-only log stage_dwell is derived from
 # Kinds that have a table in the series store: the series kinds plus the orders dimension.
 STORED_KINDS: dict[str, SourceKind] = {k.name: k for k in (ORDERS_KIND, *SERIES_KINDS)}
 
@@ -138,13 +139,15 @@ INGEST_LEDGER = Table(
         Col("kind", "str"),
         Col("source_file", "str"),
         Col("content_hash", "str"),
-        Col("status", "str"),  # 'started' | 'done'
+        Col("status", "str"),  # 'started' | 'done' | 'failed'
         Col("rows_read", "int", required=False),
         Col("accepted", "int", required=False),
         Col("rejected", "int", required=False),
         Col("duplicate", "int", required=False),
         Col("started_at", "ts"),
         Col("finished_at", "ts", required=False),
+        Col("conflict", "int", required=False),
+        Col("error", "text", required=False),  # why a 'failed' file could not be read
     ),
     identity=("batch_id",),
     indexes=(("kind", "content_hash"),),
@@ -161,6 +164,7 @@ QUARANTINE = Table(
         Col("reason", "str"),
         Col("raw", "text"),  # JSON text of the rejected row; kept as text: it may be malformed
         Col("quarantined_at", "ts"),
+        Col("outcome", "str", required=False),  # 'rejected' | 'conflict'
     ),
     indexes=(("kind", "row_number"),),
 )
@@ -200,9 +204,22 @@ PATTERN_HITS = Table(
     indexes=(("pattern_id",),),
 )
 
+# Orders whose events were appended since stage_dwell was last derived for them: marked in the
+# transaction that appends the events, cleared in the transaction that rebuilds their dwell, so
+# no crash between the two can leave dwell stale (see rebuild_pending_dwell).
+DERIVE_PENDING = Table(name="derive_pending", columns=(Col("order_id", "str"),))
+
+# Columns added after a table was first released: ensure_schema adds them to an older store.
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("ingest_ledger", "conflict"),
+    ("ingest_ledger", "error"),
+    ("quarantine", "outcome"),
+)
+
 TABLES: tuple[Table, ...] = (
     *(kind_table(k) for k in STORED_KINDS.values()),
     STAGE_DWELL,
+    DERIVE_PENDING,
     INGEST_LEDGER,
     QUARANTINE,
     PATTERN_LIBRARY,
@@ -276,6 +293,29 @@ def known_keys_sql(table: Table, src: str, key_columns: Sequence[str]) -> str:
     )
 
 
+def stored_rows_sql(table: Table, src: str, key_columns: Sequence[str]) -> str:
+    """The stored rows (every column) whose identity is among the rows of {src} (distinct keys),
+    for telling a duplicate from a conflict. Key timestamps compare truncated, as above."""
+    conds = []
+    for c in key_columns:
+        k = f"k.{ident(c)}"
+        if table.col(c).type == "ts":
+            k = f"date_trunc('milliseconds', {k})"
+        conds.append(f"t.{ident(c)} = {k}")
+    return (
+        f"SELECT {idents(table.column_names, 't.')} FROM {ident(table.name)} t "
+        f"WHERE EXISTS (SELECT 1 FROM {ident(src)} k WHERE {' AND '.join(conds)})"
+    )
+
+
+def add_column_sql(table: Table, column: str, types: Mapping[str, str]) -> str:
+    col = table.col(column)
+    return (
+        f"ALTER TABLE {ident(table.name)} ADD COLUMN IF NOT EXISTS {ident(col.name)} "
+        f"{types[col.type]}"
+    )
+
+
 def known_order_ids_sql(src: str) -> str:
     return (
         f'SELECT DISTINCT k."order_id" FROM {ident(src)} k '
@@ -323,21 +363,32 @@ DWELL_DELETE_SCOPE = (
     'DELETE FROM "stage_dwell" WHERE "order_id" IN (SELECT s."order_id" FROM {src} s)'
 )
 DWELL_DELETE_ALL = 'DELETE FROM "stage_dwell"'  # PostgreSQL: TRUNCATE is the faster twin
+PENDING_MARK = 'INSERT INTO "derive_pending" ("order_id") SELECT DISTINCT s."order_id" FROM {src} s'
+PENDING_COUNT = 'SELECT count(DISTINCT "order_id") AS n FROM "derive_pending"'
+PENDING_CLEAR = 'DELETE FROM "derive_pending"'
+ORDERS_COUNT = 'SELECT count(*) AS n FROM "orders"'
+# A pending scope at least this share of all orders is rebuilt whole (a fresh table is faster).
+FULL_REBUILD_SHARE = 0.5
 
 _LEDGER_COLUMNS = idents(INGEST_LEDGER.column_names)
 LEDGER_START = f"""
 INSERT INTO "ingest_ledger" ({_LEDGER_COLUMNS})
-VALUES ($1, $2, $3, $4, 'started', NULL, NULL, NULL, NULL, $5, NULL)
+VALUES ($1, $2, $3, $4, 'started', NULL, NULL, NULL, NULL, $5, NULL, NULL, NULL)
 ON CONFLICT ("batch_id") DO UPDATE SET
     "kind" = excluded."kind", "source_file" = excluded."source_file",
     "content_hash" = excluded."content_hash", "status" = 'started',
-    "started_at" = excluded."started_at", "finished_at" = NULL
+    "started_at" = excluded."started_at", "finished_at" = NULL, "error" = NULL
 """
 LEDGER_FINISH = """
 UPDATE "ingest_ledger" SET "status" = 'done', "rows_read" = $2, "accepted" = $3,
-    "rejected" = $4, "duplicate" = $5, "finished_at" = $6
+    "rejected" = $4, "duplicate" = $5, "conflict" = $6, "finished_at" = $7
 WHERE "batch_id" = $1
 """
+LEDGER_FAIL = """
+UPDATE "ingest_ledger" SET "status" = 'failed', "error" = $2, "finished_at" = $3
+WHERE "batch_id" = $1
+"""
+LEDGER_COUNTS = ("rows_read", "accepted", "rejected", "duplicate", "conflict")
 LEDGER_FIND = f"""
 SELECT {_LEDGER_COLUMNS} FROM "ingest_ledger"
 WHERE "kind" = $1 AND "content_hash" = $2 AND "status" = 'done'
@@ -352,7 +403,7 @@ LEDGER_ALL = f'SELECT {_LEDGER_COLUMNS} FROM "ingest_ledger" ORDER BY "started_a
 _QUARANTINE_COLUMNS = idents(QUARANTINE.column_names)
 QUARANTINE_INSERT = f"""
 INSERT INTO "quarantine" ({_QUARANTINE_COLUMNS})
-SELECT $1, $2, $3, $4, s."row_number", s."reason", s."raw", $5
+SELECT $1, $2, $3, $4, s."row_number", s."reason", s."raw", $5, s."outcome"
 FROM {{src}} s
 WHERE NOT EXISTS (
     SELECT 1 FROM "quarantine" q
@@ -507,6 +558,18 @@ def key_frame(table: Table, keys: pl.DataFrame, key_columns: Sequence[str]) -> p
                 e = e.dt.replace_time_zone("UTC")
         out.append(e.cast(dtype).alias(c))
     return keys.select(out)
+
+
+def quarantine_frame(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rejected rows as the quarantine insert reads them: row_number, reason, raw, outcome
+    ('rejected' unless the frame says 'conflict'), one row per row number."""
+    outcome = pl.col("outcome") if "outcome" in rows.columns else pl.lit("rejected")
+    return rows.select(
+        pl.col("row_number").cast(pl.Int64),
+        pl.col("reason").cast(pl.String),
+        pl.col("raw").cast(pl.String),
+        outcome.cast(pl.String).fill_null("rejected").alias("outcome"),
+    ).unique("row_number", keep="first", maintain_order=True)
 
 
 def empty_frame(table: Table, columns: Sequence[str] | None = None) -> pl.DataFrame:

@@ -314,6 +314,8 @@ class TimescaleSeries:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {S.ident(self.schema)}")
             for table in S.TABLES:
                 self._create(conn, table)
+            for name, column in S.ADDED_COLUMNS:  # a store made by an older release
+                conn.execute(S.add_column_sql(S.TABLES_BY_NAME[name], column, TYPES))
         self._schema_ready = True
 
     def _qualified(self, table: str) -> str:
@@ -399,7 +401,20 @@ class TimescaleSeries:
             src, prefix = self._copy_in(conn, frame, table, kind.name, analyze=not empty)
             with self._bulk(conn, table.name, empty and frame.height >= BULK_MIN_ROWS):
                 insert = S.insert_new_sql(table, src, on_conflict=table.name in KEYED_TABLES)
-                return self._run(conn, prefix + insert)
+                added = self._run(conn, prefix + insert)
+            if added and table.name == S.EVENT_TABLE:  # dwell is stale for these orders
+                self._run(conn, prefix + S.PENDING_MARK.format(src=S.ident(src)))
+            return added
+
+    def stored_rows(self, kind: SourceKind, keys: pl.DataFrame) -> pl.DataFrame:
+        table = S.table_of(kind)
+        key_cols = list(kind.identity)
+        if keys.is_empty():
+            return S.empty_frame(table)
+        frame = S.key_frame(table, keys, key_cols).unique()
+        with self._conn() as conn, self._relation(conn, frame, table, "stored") as (src, pre, p):
+            text, _ = S.to_pyformat(S.stored_rows_sql(table, src, key_cols), [])
+            return self._fetch(conn, pre + text, p, _schema(table), pyformat=True)
 
     def _lock_table(self, conn: psycopg.Connection, table: str) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [self._qualified(table)])
@@ -440,9 +455,8 @@ class TimescaleSeries:
             self._lock_table(conn, S.STAGE_DWELL.name)
             conn.execute("SET LOCAL work_mem = '256MB'")  # the window sorts stay in memory
             if order_ids is None:
-                conn.execute(f"TRUNCATE {S.ident(S.STAGE_DWELL.name)}")
-                with self._bulk(conn, S.STAGE_DWELL.name, rebuild=True):
-                    return self._run(conn, S.DWELL_INSERT.format(scope=""))
+                conn.execute(S.PENDING_CLEAR)  # first: a mark made after it stays
+                return self._rebuild_all(conn)
             ids = pl.DataFrame({"order_id": order_ids.cast(pl.String)}).unique().drop_nulls()
             if ids.is_empty():
                 return 0
@@ -454,6 +468,38 @@ class TimescaleSeries:
                     S.DWELL_INSERT.format(scope=S.DWELL_SCOPE.format(src=ref)), []
                 )
                 return max(conn.execute(pre + insert, params).rowcount, 0)
+
+    def rebuild_pending_dwell(self) -> int:
+        with self._conn(write=True) as conn:
+            self._lock_table(conn, S.STAGE_DWELL.name)
+            conn.execute("SET LOCAL work_mem = '256MB'")
+            # Take the marks out first and rebuild after: a concurrent append that commits in
+            # between keeps its mark (or its events are already visible to the rebuild), and a
+            # crash rolls the marks back with the rebuild.
+            scope = f"_pending_{next(_names)}"
+            conn.execute(f"CREATE TEMPORARY TABLE {S.ident(scope)} (order_id text) ON COMMIT DROP")
+            taken = conn.execute(
+                f'WITH d AS ({S.PENDING_CLEAR} RETURNING "order_id") '
+                f'INSERT INTO {S.ident(scope)} SELECT DISTINCT "order_id" FROM d'
+            ).rowcount
+            if taken <= 0:
+                return 0
+            orders = conn.execute(S.ORDERS_COUNT).fetchone()
+            if taken >= S.FULL_REBUILD_SHARE * (orders[0] if orders else 0):
+                return self._rebuild_all(conn)
+            ref = S.ident(scope)
+            conn.execute(S.DWELL_DELETE_SCOPE.format(src=ref))
+            return self._run(conn, S.DWELL_INSERT.format(scope=S.DWELL_SCOPE.format(src=ref)))
+
+    def _rebuild_all(self, conn: psycopg.Connection) -> int:
+        conn.execute(f"TRUNCATE {S.ident(S.STAGE_DWELL.name)}")
+        with self._bulk(conn, S.STAGE_DWELL.name, rebuild=True):
+            return self._run(conn, S.DWELL_INSERT.format(scope=""))
+
+    def pending_dwell(self) -> int:
+        with self._conn() as conn:
+            row = conn.execute(S.PENDING_COUNT).fetchone()
+        return int(row[0]) if row else 0
 
     def ledger_find(self, kind: str, content_hash: str) -> dict[str, Any] | None:
         with self._conn() as conn:
@@ -467,24 +513,22 @@ class TimescaleSeries:
             self._run(conn, S.LEDGER_START, [batch_id, kind, source_file, content_hash, _now()])
 
     def ledger_finish(self, batch_id: str, counts: dict[str, int]) -> None:
-        params = [batch_id] + [
-            int(counts.get(k, 0)) for k in ("rows_read", "accepted", "rejected", "duplicate")
-        ]
+        params = [batch_id] + [int(counts.get(k, 0)) for k in S.LEDGER_COUNTS]
         with self._conn(write=True) as conn:
             changed = self._run(conn, S.LEDGER_FINISH, [*params, _now()])
         if not changed:
             raise KeyError(f"no ledger entry for batch {batch_id!r} (ledger_start first)")
+
+    def ledger_fail(self, batch_id: str, error: str) -> None:
+        with self._conn(write=True) as conn:
+            self._run(conn, S.LEDGER_FAIL, [batch_id, error, _now()])
 
     def quarantine(self, batch_id: str, kind: str, source_file: str, rows: pl.DataFrame) -> int:
         if rows.is_empty():
             if self.read_only:
                 raise PermissionError(f"series store (schema {self.schema}) is open read-only")
             return 0
-        frame = rows.select(
-            pl.col("row_number").cast(pl.Int64),
-            pl.col("reason").cast(pl.String),
-            pl.col("raw").cast(pl.String),
-        ).unique("row_number", keep="first", maintain_order=True)
+        frame = S.quarantine_frame(rows)
         with self._conn(write=True) as conn:
             found = conn.execute(*S.to_pyformat(S.LEDGER_HASH, [batch_id])).fetchone()
             content_hash = found[0] if found else None
@@ -642,7 +686,14 @@ def _numeric_dtype(values: list[Any]) -> pl.DataType:
 
 
 def _safe_dsn(dsn: str) -> str:
-    return " ".join(p for p in dsn.split() if not p.startswith("password="))
+    """The connection string without its password (quoted values with spaces included)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Exception:  # noqa: BLE001 - unparsable: say nothing of it rather than leak
+        return "connection string not shown"
+    return " ".join(f"{k}={v}" for k, v in parts.items() if k != "password")
 
 
 def _now() -> datetime:
