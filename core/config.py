@@ -7,6 +7,7 @@ lives and which backend they talk to.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +43,16 @@ class Settings(BaseSettings):
     # engines in one process cannot both have; None = a fifth of physical memory, at most 4 GiB.
     graph_buffer_pool_mb: int | None = None
     series_memory_limit_mb: int | None = None
+
+    # Plausible event times (ingest quarantines anything outside; see ingest/timestamps.py):
+    # from event_time_min to the wall clock at ingest + event_time_max_ahead_hours; planned
+    # times (promised_at, due_at) up to now + planned_time_max_ahead_days. A naive
+    # event_time_min is taken as UTC.
+    event_time_min: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    event_time_max_ahead_hours: float = Field(default=48.0, ge=0)
+    planned_time_max_ahead_days: float = Field(default=1830.0, ge=0)
+    # How integer (or decimal) epochs in a timestamp column are read; None: they are rejected.
+    epoch_unit: Literal["s", "ms", "us", "ns"] | None = None
 
     neo4j_uri: str = "bolt://127.0.0.1:7687"
     neo4j_user: str = "neo4j"

@@ -4,6 +4,7 @@ Two vectorized passes over the whole batch: the first parses every column once, 
 derives the reasons from the parsed values and the original text (cheap comparisons, no
 re-parsing). The result splits into typed good rows and rejected rows (ROW, reason); the raw
 text of rejected rows is attached by the reader (ReadResult.raw), only for those rows.
+Timestamp columns are parsed and bounded to a TimeWindow by orderscope.ingest.timestamps.
 """
 
 from __future__ import annotations
@@ -11,66 +12,95 @@ from __future__ import annotations
 import polars as pl
 
 from orderscope.ingest.readers import ROW
+from orderscope.ingest.timestamps import (
+    TimeWindow, fast_parse, is_text, nulls, parse_times, quoted, trimmed,
+)
 from orderscope.sources import FRAME_TYPES, SourceKind
+
+__all__ = ["REASON", "TimeWindow", "reject", "validate"]
 
 REASON = "_reason"
 DTYPES = FRAME_TYPES
-TS = FRAME_TYPES["ts"]
-_OFFSET = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
-_ISO = "%Y-%m-%dT%H:%M:%S%.f%#z"
-_ISO_SPACE = "%Y-%m-%d %H:%M:%S%.f%#z"  # RFC 3339 allows a space; rare, parsed on demand
+REASON_MAX = 500  # characters of a row's whole reason
 _TRUE = ["true", "1", "yes", "y", "t"]
 _FALSE = ["false", "0", "no", "n", "f"]
-_WORD = {"int": "an integer", "float": "a number", "bool": "a boolean", "ts": "an ISO 8601 timestamp"}
+_WORD = {"int": "an integer", "float": "a number", "bool": "a boolean"}
 
 
 def _text_name(name: str) -> str:
     return f"__text_{name}"
 
 
-def _to_ts(text: pl.Expr, fmt: str) -> pl.Expr:
-    return text.str.to_datetime(fmt, strict=False, time_zone="UTC", time_unit="us")
+def _why_name(name: str) -> str:
+    return f"__why_{name}"
 
 
 def _parse(name: str, type_: str, dtype: pl.DataType) -> list[pl.Expr]:
-    """Expressions for pass one: the typed value, and the trimmed text it came from."""
-    if type_ in ("str", "json"):
-        return [pl.col(name).cast(pl.String).replace("", None).alias(name)]
-    if isinstance(dtype, pl.Datetime):  # Parquet: already typed; naive ones are rejected
-        if dtype.time_zone is None:
-            return [pl.lit(None, dtype=TS).alias(name), pl.lit("naive").alias(_text_name(name))]
-        return [pl.col(name).dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias(name)]
-    if dtype != pl.String:  # Parquet numbers and booleans
-        return [pl.col(name).cast(DTYPES[type_], strict=False).alias(name)]
-    text = pl.col(name).str.strip_chars().replace("", None)
+    """Expressions for pass one: the typed value, and the text it came from (timestamps are
+    parsed after this pass, from the column as read)."""
     if type_ == "ts":
-        value = _to_ts(text, _ISO)
-    elif type_ == "bool":
-        low = text.str.to_lowercase()
-        value = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
-    else:
-        value = text.cast(DTYPES[type_], strict=False)
-    return [value.alias(name), text.alias(_text_name(name))]
+        if is_text(dtype):  # the fast parse of every column in one parallel select
+            text = trimmed(pl.col(name))
+            return [fast_parse(text).alias(name), text.alias(_text_name(name))]
+        return [pl.col(name)]
+    if type_ in ("str", "json"):
+        if is_text(dtype) or dtype.is_numeric() or dtype == pl.Boolean:
+            return [pl.col(name).cast(pl.String).replace("", None).alias(name)]
+        return _wrong_type(name, type_, dtype)
+    if is_text(dtype):
+        text = pl.col(name).cast(pl.String).str.strip_chars().replace("", None)
+        if type_ == "bool":
+            low = text.str.to_lowercase()
+            value = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
+        else:
+            value = text.cast(DTYPES[type_], strict=False)
+        return [value.alias(name), text.alias(_text_name(name))]
+    if dtype.is_numeric() or dtype == pl.Boolean:  # Parquet numbers and booleans
+        value = pl.col(name)
+        if type_ == "int" and dtype.is_float():  # 2.5 is not an integer; casting would cut it
+            value = pl.when(value.is_finite() & (value == value.round())).then(value)
+        return [value.cast(DTYPES[type_], strict=False).alias(name)]
+    return _wrong_type(name, type_, dtype)
 
 
-def _problems(name: str, type_: str, required: bool, texts: set[str]) -> list[pl.Expr]:
-    """Expressions for pass two, over parsed values and their original text."""
+def _number_failures(parsed: pl.DataFrame, rows: pl.DataFrame, name: str, type_: str) -> pl.DataFrame:
+    """The text of the Parquet numbers that did not cast (2.5 for an integer), for the reason:
+    formatted only for those rows, never the whole column."""
+    if _why_name(name) in parsed.columns:
+        return parsed
+    failed = (parsed[name].is_null() & rows[name].is_not_null()).arg_true()
+    if not failed.len():
+        return parsed
+    text = rows[name].gather(failed).cast(pl.String).alias("t").to_frame()
+    word = _WORD[type_]
+    why = text.select(pl.format(f"column {name}: not {word}: '{{}}'", "t")).to_series()
+    return parsed.with_columns(nulls(_why_name(name), parsed.height, pl.String()).scatter(failed, why))
+
+
+def _wrong_type(name: str, type_: str, dtype: pl.DataType) -> list[pl.Expr]:
+    """A Parquet column of a type that cannot hold the column's values (lists, dates, …)."""
+    return [
+        pl.lit(None, dtype=DTYPES[type_]).alias(name),
+        pl.when(pl.col(name).is_not_null()).then(pl.lit(f"column {name}: Parquet type {dtype} "
+                                                        "cannot hold this column")).alias(_why_name(name)),
+    ]
+
+
+def _problems(name: str, type_: str, required: bool, helpers: set[str]) -> list[pl.Expr]:
+    """Expressions for pass two, over parsed values, their original text and the reasons
+    found while parsing (timestamps)."""
     value = pl.col(name)
     out: list[pl.Expr] = []
-    text_col = _text_name(name)
-    if text_col in texts:
+    text_col, why_col = _text_name(name), _why_name(name)
+    if why_col in helpers:
+        why = pl.col(why_col)
+        out.append(why)
+        if required:
+            out.append(pl.when(value.is_null() & why.is_null()).then(pl.lit(f"missing required field {name}")))
+    elif text_col in helpers:
         text = pl.col(text_col)
         failed = text.is_not_null() & value.is_null()
-        if type_ == "ts":
-            out.append(
-                pl.when(text == "naive").then(pl.lit(f"column {name}: naive timestamp (no time zone)"))
-                .when(failed & ~text.str.contains(_OFFSET))
-                .then(pl.format(f"column {name}: naive timestamp (no time zone): '{{}}'", text))
-                .when(failed)
-                .then(pl.format(f"column {name}: not {_WORD[type_]}: '{{}}'", text))
-            )
-        else:
-            out.append(pl.when(failed).then(pl.format(f"column {name}: not {_WORD[type_]}: '{{}}'", text)))
+        out.append(pl.when(failed).then(pl.format(f"column {name}: not {_WORD[type_]}: '{{}}'", quoted(text))))
         if required:
             out.append(pl.when(text.is_null()).then(pl.lit(f"missing required field {name}")))
     elif required:
@@ -78,21 +108,15 @@ def _problems(name: str, type_: str, required: bool, texts: set[str]) -> list[pl
     return out
 
 
-def _space_separated(parsed: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """Second chance for timestamps written with a space instead of 'T' (only those rows)."""
-    for name in names:
-        text_col = _text_name(name)
-        retry = parsed.select(
-            (pl.col(text_col).is_not_null() & pl.col(name).is_null()).arg_true()
-        ).to_series()
-        if retry.len():
-            fixed = parsed[text_col].gather(retry).to_frame().select(_to_ts(pl.col(text_col), _ISO_SPACE))
-            parsed = parsed.with_columns(parsed[name].scatter(retry, fixed.to_series()))
-    return parsed
+def validate(
+    kind: SourceKind, rows: pl.DataFrame, window: TimeWindow | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed good rows (ROW and the kind's columns) and rejected rows (ROW, reason).
 
-
-def validate(kind: SourceKind, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Typed good rows (ROW and the kind's columns) and rejected rows (ROW, reason)."""
+    Timestamps outside `window` are rejected; it also says how integer epochs are read.
+    None: the default window (Settings defaults, the wall clock now). An ingest builds one
+    with TimeWindow.from_settings(settings) and passes it to every batch."""
+    window = window or TimeWindow.default()
     present = rows.schema
     parse: list[pl.Expr] = [pl.col(ROW)]
     missing: list[str] = []
@@ -104,16 +128,30 @@ def validate(kind: SourceKind, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.Dat
             if col.required:
                 missing.append(f"missing column {col.name}")
     parsed = rows.select(parse)
-    parsed = _space_separated(
-        parsed, [c.name for c in kind.columns if c.type == "ts" and _text_name(c.name) in parsed.columns]
-    )
-    texts = {c for c in parsed.columns if c.startswith("__text_")}
+    for col in kind.columns:
+        name = col.name
+        if col.type == "ts" and name in present:
+            text = _text_name(name)
+            if text in parsed.columns:
+                value, why = parse_times(name, parsed[text], window, fast=parsed[name])
+                parsed = parsed.drop(text)
+            else:
+                value, why = parse_times(name, parsed[name], window)
+            parsed = parsed.with_columns(value)
+            if why.null_count() < why.len():  # an all-null column would cost in pass two
+                parsed = parsed.with_columns(why.alias(_why_name(name)))
+        elif name in present and col.type in _WORD and not is_text(present[name]):
+            parsed = _number_failures(parsed, rows, name, col.type)
+    helpers = {c for c in parsed.columns if c.startswith(("__text_", "__why_"))}
     problems = [pl.lit(m) for m in missing]
     for col in kind.columns:
-        problems.extend(_problems(col.name, col.type, col.required, texts))
-    parsed = parsed.with_columns(
-        pl.concat_str(problems, separator="; ", ignore_nulls=True).replace("", None).alias(REASON)
-    ).drop(*texts)
+        problems.extend(_problems(col.name, col.type, col.required, helpers))
+    reason = pl.concat_str(problems, separator="; ", ignore_nulls=True).replace("", None)
+    parsed = parsed.with_columns(reason.alias(REASON)).drop(*helpers)
+    long = pl.col(REASON).str.len_chars() > REASON_MAX
+    if parsed.select(long.any()).item():  # rare: many long problems in one row
+        cut = pl.col(REASON).str.slice(0, REASON_MAX - 1) + pl.lit("…")
+        parsed = parsed.with_columns(pl.when(long).then(cut).otherwise(pl.col(REASON)).alias(REASON))
     good = parsed.filter(pl.col(REASON).is_null()).drop(REASON)
     bad = parsed.filter(pl.col(REASON).is_not_null()).select(ROW, pl.col(REASON).alias("reason"))
     return good, bad
