@@ -22,6 +22,7 @@ def register(app: Any) -> None:
     """Add the `patterns` command group (mine, keep, list) to the orderscope CLI app."""
     from orderscope.analytics.commands import _when
     from orderscope.cli import BackendOpt, DataDir, JsonOpt, _fail, _print_json, _settings, out
+    from orderscope.display import esc  # every value printed verbatim, never as markup
 
     sub = typer.Typer(help="Stall-pattern library: mine condition sets that co-occur with stalls; keep and track them.",
                       no_args_is_help=True)  # fmt: skip
@@ -69,12 +70,12 @@ def register(app: Any) -> None:
         for col in ("id", "pattern", "stalls", "visits", "support", "conf", "risk ratio", "p adj", ""):
             table.add_column(col, no_wrap=col == "id")
         for p in run.patterns[:top]:
-            table.add_row(p.id, p.name, str(p.stalls), str(p.visits), f"{p.support:.1%}",
+            table.add_row(esc(p.id), esc(p.name), str(p.stalls), str(p.visits), f"{p.support:.1%}",
                           f"{p.confidence:.1%}", f"{p.risk_ratio:.1f}", f"{p.p_adjusted:.2g}",
                           "[red]significant[/]" if p.significant else "")  # fmt: skip
         out.print(table)
         for name, n in run.new_hits.items():
-            out.print(f"  kept pattern [bold]{name}[/]: {n} new hits")
+            out.print(f"  kept pattern [bold]{esc(name)}[/]: {n} new hits")
 
     @sub.command("keep")
     def keep_cmd(
@@ -100,8 +101,8 @@ def register(app: Any) -> None:
             _print_json(entry)
             return
         what = "kept" if entry["created"] else "already kept"
-        out.print(f"{what}: [bold]{entry['name']}[/] v{entry['version']} ({entry['pattern_id']}) "
-                  f"{display_name(tuple(json.loads(entry['items'])))}")  # fmt: skip
+        out.print(f"{what}: [bold]{esc(entry['name'])}[/] v{esc(entry['version'])} ({esc(entry['pattern_id'])}) "
+                  f"{esc(display_name(tuple(json.loads(entry['items']))))}")  # fmt: skip
 
     @sub.command("list")
     def list_cmd(
@@ -127,9 +128,9 @@ def register(app: Any) -> None:
         for col in ("name", "v", "id", "pattern", "hits", "runs", "per week", "trend"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r["name"], str(r["version"]), r["pattern_id"], r["label"], str(r["hits"]),
+            table.add_row(esc(r["name"]), esc(r["version"]), esc(r["pattern_id"]), esc(r["label"]), str(r["hits"]),
                           str(len(r["hits_per_run"])), " ".join(str(w["hits"]) for w in r["hits_per_week"]),
-                          r["trend"])  # fmt: skip
+                          esc(r["trend"]))  # fmt: skip
         out.print(table)
 
 

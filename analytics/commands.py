@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
     from orderscope.cli import (
         BackendOpt, DataDir, JsonOpt, _fail, _print_json, _settings, out, stores_for,
     )
+    from orderscope.display import esc  # every value printed verbatim, never as markup
 
     @app.command()
     def stalls(
@@ -67,14 +68,14 @@ def register(app: typer.Typer) -> None:
             return
         from rich.table import Table
 
-        table = Table(title=f"stalls as of {as_of} ({total:,} in all)")
+        table = Table(title=f"stalls as of {esc(as_of)} ({total:,} in all)")
         for col in ("order", "node", "warehouse", "entered", "dwell", "threshold", "excess", "baseline", ""):
             table.add_column(col)
         for r in rows:
             table.add_row(
-                r["order_id"], r["node"], r["warehouse_id"], str(r["entered_at"])[:19],
+                esc(r["order_id"]), esc(r["node"]), esc(r["warehouse_id"]), str(r["entered_at"])[:19],
                 _hours(r["dwell_ms"]), _hours(r["threshold_ms"]), _hours(r["excess_ms"]),
-                r["baseline_level"], "open" if r["open"] else "",
+                esc(r["baseline_level"]), "open" if r["open"] else "",
             )  # fmt: skip
         out.print(table)
 
@@ -105,20 +106,20 @@ def register(app: typer.Typer) -> None:
             _print_json(result)
             return
         o = result["orders"]
-        out.print(f"[bold]{result['period']['label']}[/] ({o['period']:,} orders) vs "
-                  f"{result['baseline']['label']} ({o['baseline']:,} orders)")  # fmt: skip
+        out.print(f"[bold]{esc(result['period']['label'])}[/] ({o['period']:,} orders) vs "
+                  f"{esc(result['baseline']['label'])} ({o['baseline']:,} orders)")  # fmt: skip
         out.print("[bold]loops[/]")
         for r in result["loops"]:
             flag = "[red]significant[/]" if r["significant"] else ""
-            where = ", ".join(f"{k}={v}" for k, v in r["where"].items())
-            out.print(f"  {' → '.join(r['loop'])}: {r['orders']} orders ({r['rate']:.2%}) vs "
+            where = esc(", ".join(f"{k}={v}" for k, v in r["where"].items()))
+            out.print(f"  {esc(' → '.join(r['loop']))}: {r['orders']} orders ({r['rate']:.2%}) vs "
                       f"{r['baseline_orders']} ({r['baseline_rate']:.2%}), p_adj={r['p_adjusted']:.2g} "
                       f"{flag}{'  where ' + where if where else ''}")  # fmt: skip
         out.print("[bold]variants[/]")
         for r in result["variants"]:
             flag = "[red]significant[/]" if r["significant"] else ""
             out.print(f"  {r['orders']:>6} vs {r['baseline_orders']:>6}  p_adj={r['p_adjusted']:.2g} {flag}"
-                      f"  {'>'.join(r['variant'])}", highlight=False)  # fmt: skip
+                      f"  {esc('>'.join(r['variant']))}", highlight=False)  # fmt: skip
 
     @app.command()
     def health(
@@ -161,22 +162,22 @@ def register(app: typer.Typer) -> None:
             return
         if order_id:
             c = data["components"]
-            out.print(f"[bold]{order_id}[/] health {data['score']:.1f} / 100  "
-                      f"(delivery {data['delivery']['status']})")  # fmt: skip
+            out.print(f"[bold]{esc(order_id)}[/] health {data['score']:.1f} / 100  "
+                      f"(delivery {esc(data['delivery']['status'])})")  # fmt: skip
             for k, v in c.items():
-                out.print(f"  {k:<11} {'n/a' if v is None else f'{v:.2f}'}")
+                out.print(f"  {esc(f'{k:<11}')} {'n/a' if v is None else f'{v:.2f}'}")
             for d in data["delays"]:
-                out.print(f"  delay: {d['kind']} {d['node'] or ''} {d['start']} → {d['end']} "
+                out.print(f"  delay: {esc(d['kind'])} {esc(d['node'])} {esc(d['start'])} → {esc(d['end'])} "
                           f"{'notified' if d['notified'] else 'not notified'}")  # fmt: skip
             return
         from rich.table import Table
 
-        table = Table(title=f"order health, orders created in {data['period']['label']}")
+        table = Table(title=f"order health, orders created in {esc(data['period']['label'])}")
         cols = [*dims, "orders", "on_time_rate", "proactive_rate", "response_score", "resolution_score", "health_score"]
         for col in cols:
-            table.add_column(col)
+            table.add_column(esc(col))
         for r in data["slices"]:
-            table.add_row(*("" if r[c] is None else (f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c])) for c in cols))
+            table.add_row(*("" if r[c] is None else (f"{r[c]:.3g}" if isinstance(r[c], float) else esc(r[c])) for c in cols))
         out.print(table)
 
 

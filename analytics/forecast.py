@@ -568,6 +568,7 @@ def register(app: Any) -> None:
     from rich.table import Table
 
     from orderscope.cli import _fail, _print_json, _settings, out
+    from orderscope.display import esc  # every value printed verbatim, never as markup
 
     @app.command("forecast")
     def forecast_command(
@@ -607,7 +608,7 @@ def register(app: Any) -> None:
             t.add_row("ETA MAE (h)", f"{bt['eta_mae_h']:.2f}", f"{bt['naive_mae_h']:.2f} (per-node median)")
             t.add_row("test examples / orders", f"{bt['test_examples']:,}", f"{bt['test_orders']:,}")
         else:
-            t.add_row("backtest", bt.get("skipped", "-"), "")
+            t.add_row("backtest", esc(bt.get("skipped", "-")), "")
         out.print(t)
         if "test_window" in bt:
             w = bt["test_window"]
@@ -618,7 +619,7 @@ def register(app: Any) -> None:
             o.add_column(c, justify="right" if c in ("remaining h", "P(breach)") else "left")
         for r in rows.iter_rows(named=True):
             o.add_row(
-                r["order_id"], r["node"], f"{r['entered_at']:%m-%d %H:%M}",
+                esc(r["order_id"]), esc(r["node"]), f"{r['entered_at']:%m-%d %H:%M}",
                 f"{r['expected_remaining_h']:.1f}", f"{r['eta']:%m-%d %H:%M}",
                 f"{r['breach_probability']:.3f}", f"{r['promised_at']:%m-%d %H:%M}",
             )  # fmt: skip

@@ -1235,6 +1235,7 @@ def _parse_slice_text(text: str) -> dict[str, str]:
 
 
 def print_result(console: Any, result: dict) -> None:
+    from orderscope.display import esc  # every value printed verbatim, never as markup
     from rich.table import Table
 
     v = result.get("value", {})
@@ -1245,24 +1246,24 @@ def print_result(console: Any, result: dict) -> None:
             return "n/a"
         return f"{100 * x:.2f} %" if result["metric"] == "stall_rate" else f"{x:.2f} {unit}"
 
-    sl = ", ".join(f"{k}={val}" for k, val in result["slice"].items()) or "all orders"
+    sl = esc(", ".join(f"{k}={val}" for k, val in result["slice"].items()) or "all orders")
     console.print(
-        f"[bold]{result['metric']}[/] for {sl}: {result['period']} {fmt(v.get('period'))} vs "
-        f"{result['baseline']} {fmt(v.get('baseline'))} (delta {fmt(v.get('delta'))})"
+        f"[bold]{esc(result['metric'])}[/] for {sl}: {esc(result['period'])} {fmt(v.get('period'))} vs "
+        f"{esc(result['baseline'])} {fmt(v.get('baseline'))} (delta {fmt(v.get('delta'))})"
     )
     if result.get("note"):
-        console.print(result["note"])
+        console.print(esc(result["note"], multiline=True))
     table = Table(title="root-cause findings")
     for col in ("#", "finding", "contribution", "surprise", "confidence", "evidence"):
         table.add_column(col, justify="right" if col in ("#", "contribution", "surprise") else "left")
     for i, fd in enumerate(result.get("findings", []), 1):
-        seg = ", ".join(f"{k}={val}" for k, val in fd["segment"].items())
-        conds = "; ".join(f"{c['dimension']}={c['value']}" for c in fd.get("conditions", []))
-        ev = ", ".join(f"{k} {len(ids)}" for k, ids in fd.get("evidence", {}).items())
+        seg = esc(", ".join(f"{k}={val}" for k, val in fd["segment"].items()))
+        conds = esc("; ".join(f"{c['dimension']}={c['value']}" for c in fd.get("conditions", [])))
+        ev = esc(", ".join(f"{k} {len(ids)}" for k, ids in fd.get("evidence", {}).items()))
         table.add_row(
             str(i), seg + (f"\n[dim]{conds}[/]" if conds else ""), f"{100 * fd['contribution']:.0f} %",
-            f"{fd['surprise']:.1f}", f"{fd['confidence']} ({fd['confidence_value']:.2f})", ev or "-",
+            f"{fd['surprise']:.1f}", f"{esc(fd['confidence'])} ({fd['confidence_value']:.2f})", ev or "-",
         )  # fmt: skip
     console.print(table)
     for i, fd in enumerate(result.get("findings", [])[:3], 1):
-        console.print(f"{i}. {fd['explanation']}")
+        console.print(f"{i}. {esc(fd['explanation'], multiline=True)}")

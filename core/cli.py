@@ -13,8 +13,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from orderscope.config import Settings, load_settings
+from orderscope.display import MAX_RAW, MAX_VALUE, esc, visible
 
 if TYPE_CHECKING:
     from orderscope.stores import Stores
@@ -28,8 +30,10 @@ app = typer.Typer(
 )
 services_app = typer.Typer(help="Install, start and stop the local Neo4j and PostgreSQL+TimescaleDB.")
 app.add_typer(services_app, name="services")
-console = Console(stderr=True)
-out = Console()
+# Everything printed through these is rich markup: values from data, files or the user go
+# through orderscope.display.esc (no markup, control characters shown escaped). No :emoji: codes.
+console = Console(stderr=True, emoji=False)
+out = Console(emoji=False)
 
 DataDir = Annotated[
     Optional[Path],
@@ -49,7 +53,7 @@ def _settings(data_dir: Path | None, backend: str | None) -> Settings:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {esc(message, multiline=True)}")
     raise typer.Exit(code)
 
 
@@ -76,7 +80,7 @@ def stores_for(
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
         TimeElapsedColumn(),
@@ -106,7 +110,7 @@ def generate(
 
         summary = run(out_dir, orders=orders, seed=seed, scenario=scenario, progress=step)
         bar.update(task, description="generated", completed=100)
-    console.print(f"wrote {sum(v for v in summary.values() if isinstance(v, int)):,} rows to {out_dir}")
+    console.print(f"wrote {sum(v for v in summary.values() if isinstance(v, int)):,} rows to {esc(out_dir)}")
 
 
 def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool) -> dict:
@@ -151,9 +155,9 @@ def _print_ingest(data: dict) -> None:
     if data["rejections_sample"]:
         out.print("[yellow]rejected rows (first few; all are in quarantine: `orderscope quarantine`):")
         for r in data["rejections_sample"][:10]:
-            out.print(f"  {r['file']} row {r['row']}: {r['reason']}")
+            out.print(f"  {esc(r['file'])} row {r['row']}: {esc(r['reason'], MAX_VALUE)}")
     if data["unknown_files"]:
-        out.print(f"not recognised as a source kind, left alone: {', '.join(data['unknown_files'])}")
+        out.print(f"not recognised as a source kind, left alone: {esc(', '.join(data['unknown_files']))}")
 
 
 @app.command()
@@ -224,9 +228,10 @@ def quarantine(
     if as_json:
         _print_json(rows)
         return
-    for r in rows:
-        out.print(f"[bold]{r['kind']}[/] {r['source_file']} row {r['row_number']}: {r['reason']}")
-        out.print(f"   {r['raw']}", highlight=False)
+    for r in rows:  # values cut at MAX_VALUE (the raw row at MAX_RAW); --json prints them whole
+        out.print(f"[bold]{esc(r['kind'])}[/] {esc(r['source_file'], MAX_VALUE)} row {esc(r['row_number'])}: "
+                  f"{esc(r['reason'], MAX_VALUE)}")
+        out.print(f"   {esc(r['raw'], MAX_RAW)}", highlight=False)
 
 
 @app.command()
@@ -265,19 +270,19 @@ def demo(
     example = _example_order(settings)
     out.print()
     out.print(f"[green]ready:[/] {data['totals']['accepted']:,} records in the {settings.backend} stores "
-              f"({settings.data_dir.resolve() if settings.backend == 'embedded' else 'servers'})")
+              f"({esc(settings.data_dir.resolve()) if settings.backend == 'embedded' else 'servers'})")
     if example:
-        out.print(f"  look up an order:      orderscope snapshot {example}")
+        out.print(f"  look up an order:      orderscope snapshot {esc(example)}")
     out.print("  counts per kind:       orderscope stats")
     out.print("  stalled open orders:   orderscope stalls --open")
     out.print("  ETA and breach risk:   orderscope forecast")
     for incident in _incidents(truth):
         slice_ = ",".join(f"{k}={v}" for k, v in incident["slice"].items())
-        out.print(
+        out.print(esc(
             f"  why ({incident['kind']}): orderscope rootcause --metric {incident['metric']} "
             f"--slice {slice_} --period {incident['period']} --baseline {incident['baseline']}"
-        )
-    out.print(f"  planted incidents:     {truth}")
+        ))
+    out.print(f"  planted incidents:     {esc(truth)}")
     if not serve:
         return
     from orderscope.dashboard.app import serve as serve_dashboard
@@ -326,7 +331,7 @@ def services_up(as_json: JsonOpt = False) -> None:
 
     try:
         with console.status("starting services") as status:
-            result = up(load_settings(), progress=lambda msg: status.update(msg))
+            result = up(load_settings(), progress=lambda msg: status.update(Text(visible(msg))))
     except ServiceError as e:
         _fail(str(e))
     _print_json(result) if as_json else _print_services(result)
@@ -361,10 +366,10 @@ def _print_services(result: dict) -> None:
         version = info.get("version", "")
         if info.get("timescaledb"):
             version = f"{version} + timescaledb {info['timescaledb']}"
-        table.add_row(
-            name, str(info.get("state", "")), version, str(info.get("port", "")),
-            str(info.get("started_by_us", "")), str(info.get("seconds", "")),
-        )
+        table.add_row(*(esc(v) for v in (
+            name, info.get("state", ""), version, info.get("port", ""),
+            info.get("started_by_us", ""), info.get("seconds", ""),
+        )))
     out.print(table)
 
 

@@ -1,4 +1,7 @@
-"""A readable terminal timeline of an order snapshot, for people at a console."""
+"""A readable terminal timeline of an order snapshot, for people at a console.
+
+Every value is printed verbatim (no markup, control characters escaped) and cut at
+orderscope.display.MAX_VALUE characters; `snapshot --json` has them whole."""
 
 from __future__ import annotations
 
@@ -7,7 +10,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from orderscope.display import MAX_VALUE, esc
 from orderscope.snapshot import iso
+
+
+def _v(value: Any) -> str:
+    return esc(value, MAX_VALUE)
 
 
 def _hours(ms: int | None) -> str:
@@ -17,16 +25,17 @@ def _hours(ms: int | None) -> str:
 def print_timeline(console: Console, snap: dict[str, Any]) -> None:
     order = snap["order"]
     console.print(
-        f"[bold]order {snap['order_id']}[/]  {order.get('channel')} · {order.get('region')} · "
-        f"{order.get('warehouse_id')} · {order.get('sku_category')} · "
+        f"[bold]order {_v(snap['order_id'])}[/]  "
+        + " · ".join(_v(str(order.get(k))) for k in ("channel", "region", "warehouse_id", "sku_category"))
+        + " · "
         f"{'cross-border' if order.get('cross_border') else 'domestic'}  "
         f"(as of {iso(snap['as_of'])})"
     )
     stall = snap["stall"]
     if stall:
         console.print(
-            f"[bold red]stalled[/] in {stall['node']} for {_hours(stall['dwell_ms'])} "
-            f"(threshold {_hours(stall['threshold_ms'])}, {stall['threshold_basis']})"
+            f"[bold red]stalled[/] in {_v(stall['node'])} for {_hours(stall['dwell_ms'])} "
+            f"(threshold {_hours(stall['threshold_ms'])}, {_v(stall['threshold_basis'])})"
         )
     table = Table(show_lines=False)
     for col in ("when (UTC)", "who", "from → to", "why", "evidence", "what changed", "impact"):
@@ -38,12 +47,12 @@ def print_timeline(console: Console, snap: dict[str, Any]) -> None:
                            for i in e["impact"] or [])
         table.add_row(
             iso(e["at"]),
-            f"{e['actor']['id']} ({e['actor']['role']})",
-            f"{e['from_state'] or '·'} → {e['to_state']}",
-            e["reason_code"] or "",
-            e["evidence"] or "",
-            diff,
-            impact,
+            f"{_v(e['actor']['id'])} ({_v(e['actor']['role'])})",
+            f"{_v(e['from_state'] or '·')} → {_v(e['to_state'])}",
+            _v(e["reason_code"]),
+            _v(e["evidence"]),
+            _v(diff),
+            _v(impact),
         )
     console.print(table)
     dwell = Table(title="dwell per node")
@@ -51,9 +60,9 @@ def print_timeline(console: Console, snap: dict[str, Any]) -> None:
         dwell.add_column(col)
     for v in snap["dwell"]:
         dwell.add_row(
-            v["node"], iso(v["entered_at"]), iso(v["left_at"]) or ("open" if v["open"] else ""),
+            _v(v["node"]), iso(v["entered_at"]), iso(v["left_at"]) or ("open" if v["open"] else ""),
             _hours(v["dwell_ms"]), _hours(v["sla_ms"]),
         )
     console.print(dwell)
     linked = {k: len(v) for k, v in snap["linked"].items() if v}
-    console.print("linked records: " + ", ".join(f"{k} {n}" for k, n in linked.items()))
+    console.print("linked records: " + esc(", ".join(f"{k} {n}" for k, n in linked.items())))
