@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -56,21 +56,22 @@ class Settings(BaseSettings):
 
     neo4j_uri: str = "bolt://127.0.0.1:7687"
     neo4j_user: str = "neo4j"
-    neo4j_password: str = "orderscope-dev"
+    # Secrets: repr, str and model_dump show '**********'; .get_secret_value() where one is used.
+    neo4j_password: SecretStr = SecretStr("orderscope-dev")
     neo4j_database: str = "neo4j"
 
     pg_host: str = "127.0.0.1"
     pg_port: int = 5433
     pg_user: str = "orderscope"
-    pg_password: str = "orderscope-dev"
+    pg_password: SecretStr = SecretStr("orderscope-dev")
     pg_database: str = "orderscope"
 
     @property
     def pg_dsn(self) -> str:
-        return (
-            f"host={self.pg_host} port={self.pg_port} user={self.pg_user} "
-            f"password={self.pg_password} dbname={self.pg_database}"
-        )
+        """libpq connection string, password included: pass it to a driver, never print it."""
+        parts = {"host": self.pg_host, "port": self.pg_port, "user": self.pg_user,
+                 "password": self.pg_password.get_secret_value(), "dbname": self.pg_database}
+        return " ".join(f"{k}={_conninfo_value(v)}" for k, v in parts.items())
 
     @staticmethod
     def _share_mb() -> int:
@@ -105,6 +106,14 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Flags beat environment, environment beats the TOML file.
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def _conninfo_value(value: object) -> str:
+    """A libpq keyword value, quoted when it is empty or holds spaces, quotes or backslashes."""
+    text = str(value)
+    if text and not any(c in text for c in " \t\n\r'\\"):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -35,7 +35,8 @@ def open_graph(settings: Settings, read_only: bool = False) -> GraphStore:
         from orderscope.graph.neo4j import Neo4jGraph
 
         return Neo4jGraph(
-            settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database
+            settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value(),
+            settings.neo4j_database,
         )
     from orderscope.graph.ladybug import LadybugGraph
 

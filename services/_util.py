@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 Progress = Callable[[str], None]
 
@@ -22,6 +23,11 @@ _APT_LOCK = threading.Lock()
 _apt_updated = False
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+# Settings' secrets reach the children's environment when given as ORDERSCOPE_* variables; no
+# child needs them there (each gets its secret another way), so they are left out.
+_SECRET_ENV = ("ORDERSCOPE_NEO4J_PASSWORD", "ORDERSCOPE_PG_PASSWORD")
+REDACTED = "**********"
 
 
 class ServiceError(RuntimeError):
@@ -44,6 +50,71 @@ def tail(path: Path, lines: int = 25) -> str:
         return ""
 
 
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child process: ours without orderscope's secrets, plus `extra`."""
+    return {**{k: v for k, v in os.environ.items() if k not in _SECRET_ENV}, **(extra or {})}
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) and make it readable by its owner only."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def open_private_log(log: Path) -> BinaryIO:
+    """`log` opened for appending, in a private folder, mode 0600 (also when it existed)."""
+    private_dir(log.parent)
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
+
+
+def secure_logs(services_dir: Path, secrets: Sequence[str] = ()) -> list[str]:
+    """Make every log under services_dir private (folders 0700, files 0600) and redact any of
+    `secrets` from the setup logs (written by earlier releases, which logged the Neo4j initial
+    password inside a command line). Returns the files changed."""
+    root = Path(services_dir).expanduser()
+    changed: list[str] = []
+    if not root.is_dir():
+        return changed
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in ("data", "lib", "build")]  # no logs in there
+        here = Path(dirpath)
+        if here.name == "logs":
+            _chmod(here, 0o700, changed)
+        for name in filenames:
+            if name.endswith(".log"):
+                _chmod(here / name, 0o600, changed)
+    needles = [s.encode() for s in secrets if len(s) >= 4]
+    for log in sorted((root / "logs").glob("*.log")) if needles else []:
+        try:
+            data = log.read_bytes()
+        except OSError:
+            continue
+        clean = data
+        for needle in needles:
+            clean = clean.replace(needle, REDACTED.encode())
+        if clean != data:
+            tmp = log.with_name(log.name + ".redacting")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(clean)
+            os.replace(tmp, log)
+            changed.append(f"redacted {log}")
+    return changed
+
+
+def _chmod(path: Path, mode: int, changed: list[str]) -> None:
+    try:
+        if path.is_symlink() or (path.stat().st_mode & 0o777) == mode:
+            return
+        os.chmod(path, mode)
+        changed.append(f"chmod {mode:o} {path}")
+    except OSError:
+        pass
+
+
 def run(
     cmd: Sequence[str | os.PathLike[str]],
     log: Path,
@@ -52,23 +123,27 @@ def run(
     user: str | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 900,
+    stdin: bytes | None = None,
 ) -> None:
     """Run a command with output appended to `log`; raise ServiceError with the log tail on failure.
 
-    `user` runs it through runuser, because PostgreSQL refuses to run as root.
+    `user` runs it through runuser, because PostgreSQL refuses to run as root. `stdin` is fed to
+    the command's standard input (else it reads nothing): the way to hand it a secret, which
+    must never be in `cmd`, since the command line is logged and visible in the process list.
+    The log is private (0600 in a 0700 folder).
     """
     argv = [str(c) for c in cmd]
     if user is not None and is_root() and user != "root":
         argv = ["runuser", "-u", user, "--", *argv]
-    log.parent.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, "LC_ALL": "C.UTF-8", **(env or {})}
-    with log.open("ab") as fh:
+    full_env = child_env({"LC_ALL": "C.UTF-8", **(env or {})})
+    with open_private_log(log) as fh:
         fh.write(f"\n$ {' '.join(argv)}\n".encode())
         fh.flush()
         try:
             proc = subprocess.run(
                 argv, cwd=cwd, env=full_env, stdout=fh, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, timeout=timeout, check=False,
+                stdin=subprocess.DEVNULL if stdin is None else None, input=stdin,
+                timeout=timeout, check=False,
             )
         except subprocess.TimeoutExpired as exc:
             raise ServiceError(f"timed out after {timeout:.0f}s: {' '.join(argv)} (log: {log})") from exc

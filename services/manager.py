@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import fcntl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from . import neo4j, postgres
-from ._util import ServiceError, noop
+from ._util import ServiceError, noop, secure_logs
 
 SERVICES = {"postgres": postgres, "neo4j": neo4j}
 
@@ -39,7 +39,26 @@ def up(settings: Any, progress: Callable[[str], None] | None = None) -> dict[str
     """
     report = progress or noop
     t0 = time.monotonic()
-    with _locked(settings), ThreadPoolExecutor(max_workers=2) as pool:
+    with _locked(settings):
+        _secure_logs(settings, report)  # logs left by an earlier release, before anything runs
+        try:
+            return _up(settings, report, t0)
+        finally:
+            _secure_logs(settings, report)  # and the logs this start wrote
+
+
+def _secrets(settings: Any) -> list[str]:
+    return [getattr(settings, name).get_secret_value() for name in ("neo4j_password", "pg_password")]
+
+
+def _secure_logs(settings: Any, report: Callable[[str], None]) -> None:
+    for change in secure_logs(Path(settings.services_dir), _secrets(settings)):
+        if change.startswith("redacted"):
+            report(f"{change}: it held a password")
+
+
+def _up(settings: Any, report: Callable[[str], None], t0: float) -> dict[str, Any]:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {
             name: pool.submit(module.up, settings, lambda msg, n=name: report(f"[{n}] {msg}"))
             for name, module in SERVICES.items()
@@ -58,10 +77,12 @@ def up(settings: Any, progress: Callable[[str], None] | None = None) -> dict[str
     return result
 
 
-def down(settings: Any) -> dict[str, Any]:
-    """Stop whatever `up` started; leave servers we did not start alone."""
+def down(settings: Any, only: Iterable[str] | None = None) -> dict[str, Any]:
+    """Stop whatever `up` started (of the services named in `only`, when given); leave servers
+    we did not start alone."""
+    names = list(SERVICES) if only is None else [n for n in SERVICES if n in set(only)]
     with _locked(settings):
-        return {name: module.down(settings) for name, module in SERVICES.items()}
+        return {name: SERVICES[name].down(settings) for name in names}
 
 
 def status(settings: Any) -> dict[str, Any]:

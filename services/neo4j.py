@@ -3,6 +3,9 @@
 No tarball or Docker needed: Maven resolves org.neo4j:neo4j (+ neo4j-server) into a lib/ folder
 once; we start org.neo4j.server.CommunityEntryPoint with our own home/conf/data under
 services_dir, after setting the initial password with the admin tool (as neo4j-admin would).
+
+The password never appears on a command line (logged, and visible in the process list): the admin
+tool reads it from standard input as a picocli argument file, `@/dev/stdin`.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ._util import (
-    LOOPBACK, Progress, ServiceError, apt_install, cmdline, pid_alive, port_open, read_pid, run,
-    tail,
+    LOOPBACK, Progress, ServiceError, apt_install, child_env, cmdline, open_private_log, pid_alive,
+    port_open, private_dir, read_pid, run, tail,
 )
 
 # Newest 5.26 LTS patch release on Maven Central at install time; recorded in lib/.complete.
@@ -58,7 +61,20 @@ def _bolt(settings: Any) -> tuple[str, int]:
 
 
 def _env(p: dict[str, Path]) -> dict[str, str]:
-    return {**os.environ, "NEO4J_HOME": str(p["home"]), "NEO4J_CONF": str(p["conf"])}
+    return child_env({"NEO4J_HOME": str(p["home"]), "NEO4J_CONF": str(p["conf"])})
+
+
+def initial_password_command(java: str, lib: Path, password: str) -> tuple[list[str], bytes]:
+    """The admin tool's `dbms set-initial-password` as (argv, stdin): the password is handed over
+    on standard input, as a picocli argument file (`@/dev/stdin`) holding `--` and the password
+    in double quotes (backslash and quote escaped), so any character but a line break goes
+    through unchanged, a leading `-` or `@` included; argv holds no secret."""
+    if any(c in password for c in "\r\n\0"):
+        raise ServiceError("the Neo4j password must not contain line breaks or NUL characters")
+    quoted = password.replace("\\", "\\\\").replace('"', '\\"')
+    argv = [java, "-Dfile.encoding=UTF-8", "-cp", f"{lib}/*", ADMIN_CLASS, "dbms", "set-initial-password",
+            "@/dev/stdin"]
+    return argv, f'--\n"{quoted}"\n'.encode()
 
 
 def probe(settings: Any) -> dict[str, Any]:
@@ -73,8 +89,8 @@ def probe(settings: Any) -> dict[str, Any]:
     if not port_open(host, port):
         return {"state": "down", "port": port, "started_by_us": False}
     try:
-        with GraphDatabase.driver(settings.neo4j_uri, auth=(settings.neo4j_user, settings.neo4j_password),
-                                  connection_timeout=3) as driver:
+        auth = (settings.neo4j_user, settings.neo4j_password.get_secret_value())
+        with GraphDatabase.driver(settings.neo4j_uri, auth=auth, connection_timeout=3) as driver:
             driver.verify_connectivity()
             records, _, _ = driver.execute_query("CALL dbms.components() YIELD name, versions, edition "
                                                  "RETURN versions[0] AS version, edition")
@@ -158,8 +174,9 @@ def configure(settings: Any, progress: Progress) -> bool:
     """Write neo4j.conf; set the initial password before the very first start. True if first time."""
     p = _paths(settings)
     host, port = _bolt(settings)
-    for key in ("conf", "data", "logs"):
+    for key in ("conf", "data"):
         p[key].mkdir(parents=True, exist_ok=True)
+    private_dir(p["logs"])
     (p["conf"] / "neo4j.conf").write_text(
         "# written by orderscope services; regenerated on every `up`\n"
         f"server.default_listen_address={host}\n"
@@ -183,8 +200,8 @@ def configure(settings: Any, progress: Progress) -> bool:
         return False
     progress("setting the initial Neo4j password")
     java = _java(progress, p["setup_log"])
-    run([java, "-cp", f"{p['lib']}/*", ADMIN_CLASS, "dbms", "set-initial-password",
-         settings.neo4j_password], p["setup_log"], cwd=p["home"], env=_env(p), timeout=120)
+    argv, stdin = initial_password_command(java, p["lib"], settings.neo4j_password.get_secret_value())
+    run(argv, p["setup_log"], cwd=p["home"], env=_env(p), timeout=120, stdin=stdin)
     return True
 
 
@@ -194,12 +211,13 @@ def start(settings: Any, progress: Progress) -> int:
     java = _java(progress, p["setup_log"])
     host, port = _bolt(settings)
     progress(f"starting Neo4j on bolt://{host}:{port}")
-    with p["console"].open("ab") as out:
+    with open_private_log(p["console"]) as out:
+        # umask 077: the logs and data Neo4j writes are its owner's only
         proc = subprocess.Popen(
             [java, *JVM_FLAGS, "-cp", f"{p['lib']}/*", MAIN_CLASS,
              f"--home-dir={p['home']}", f"--config-dir={p['conf']}"],
             cwd=p["home"], env=_env(p), stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            stderr=subprocess.STDOUT, start_new_session=True, umask=0o077,
         )
     p["pid"].write_text(f"{proc.pid}\n")
     return proc.pid

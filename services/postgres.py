@@ -57,7 +57,7 @@ def _check_loopback(settings: Any) -> None:
 def _connect(settings: Any, dbname: str | None = None, timeout: int = 3) -> psycopg.Connection:
     return psycopg.connect(
         host=settings.pg_host, port=settings.pg_port, user=settings.pg_user,
-        password=settings.pg_password, dbname=dbname or settings.pg_database,
+        password=settings.pg_password.get_secret_value(), dbname=dbname or settings.pg_database,
         connect_timeout=timeout, autocommit=True,
     )
 
@@ -122,9 +122,10 @@ def init_cluster(settings: Any, progress: Progress) -> bool:
         chown_tree(p["root"], SERVICE_USER)
         os.chmod(p["root"], 0o700)
         grant_traverse(p["root"], SERVICE_USER, progress, p["setup_log"])
-    pwfile = p["root"] / ".initdb-pw"
-    pwfile.write_text(settings.pg_password + "\n")
-    os.chmod(pwfile, 0o600)
+    pwfile = p["root"] / ".initdb-pw"  # 0600 from its creation on, removed right after initdb
+    pwfile.unlink(missing_ok=True)
+    with os.fdopen(os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+        fh.write(settings.pg_password.get_secret_value() + "\n")
     if is_root():
         chown_tree(pwfile, SERVICE_USER)
     try:
@@ -162,6 +163,8 @@ def start(settings: Any, progress: Progress) -> None:
     except ServiceError as exc:
         raise ServiceError(f"{exc}\n--- {p['log']} ---\n{tail(p['log'])}") from exc
     p["marker"].write_text(str(time.time()))
+    if p["log"].exists():  # pg_ctl creates the server log with the service user's umask
+        os.chmod(p["log"], 0o600)
 
 
 def ensure_database(settings: Any, progress: Progress, timeout: float = 60) -> None:

@@ -43,7 +43,7 @@ def _open_neo4j(tmp_path: Path) -> GraphStore:
     from orderscope.graph.neo4j import Neo4jGraph
 
     s = load_settings(backend="server")
-    return Neo4jGraph(s.neo4j_uri, s.neo4j_user, s.neo4j_password, s.neo4j_database)
+    return Neo4jGraph(s.neo4j_uri, s.neo4j_user, s.neo4j_password.get_secret_value(), s.neo4j_database)
 
 
 FACTORIES: dict[str, Callable[[Path], GraphStore]] = {

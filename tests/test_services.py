@@ -55,7 +55,7 @@ def test_neo4j_accepts_writes(settings) -> None:
     from neo4j import GraphDatabase
 
     with GraphDatabase.driver(
-        settings.neo4j_uri, auth=(settings.neo4j_user, settings.neo4j_password)
+        settings.neo4j_uri, auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value())
     ) as driver:
         records, _, _ = driver.execute_query("RETURN 1 + 1 AS two", database_=settings.neo4j_database)
         assert records[0]["two"] == 2
