@@ -94,7 +94,11 @@ def _docker_answers() -> bool:
 def _servers(request: pytest.FixtureRequest) -> Iterator[None]:
     """Bring up Neo4j and PostgreSQL+TimescaleDB when a selected test needs them: containers
     (testcontainers) where a Docker engine answers, otherwise the project's local services.
-    A failure here errors the server tests loudly; it never skips them."""
+    A failure here errors the server tests loudly; it never skips them.
+
+    Local services this session started are stopped when it ends (Neo4j holds a 2 GB heap);
+    those already running before it (`.ci/run`, a developer's `services up`) are left running,
+    and so is everything when ORDERSCOPE_KEEP_SERVICES=1."""
     if not any(item.get_closest_marker("server") for item in request.session.items):
         yield
         return
@@ -102,10 +106,37 @@ def _servers(request: pytest.FixtureRequest) -> Iterator[None]:
         with _containers():
             yield
         return
-    from orderscope.services import up
+    settings = load_settings()
+    started = _local_services_started_by(settings)
+    try:
+        yield
+    finally:
+        if os.environ.get("ORDERSCOPE_KEEP_SERVICES") != "1":
+            _stop_local_services(settings, started)
 
-    up(load_settings())
-    yield
+
+def _local_services_started_by(settings: Settings) -> list[str]:
+    """`services up`; the names of the services that were not up before it (so this session
+    started them, even when `up` then fails for the other one)."""
+    from orderscope.services import ServiceError, status, up
+
+    before = status(settings)
+    down = [name for name in ("postgres", "neo4j") if before[name]["state"] != "up"]
+    try:
+        up(settings)
+    except ServiceError:
+        _stop_local_services(settings, down)
+        raise
+    return down
+
+
+def _stop_local_services(settings: Settings, names: list[str]) -> None:
+    """`services down` for these services only; each stops only if `up` started it."""
+    if not names:
+        return
+    from orderscope.services import down
+
+    down(settings, only=names)
 
 
 @contextmanager

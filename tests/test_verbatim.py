@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from orderscope.display import MAX_RAW, MAX_VALUE, esc, visible
 from rich.console import Console
 from rich.table import Table
-
-from orderscope.display import MAX_RAW, MAX_VALUE, esc, visible
 
 # What a source system may well send: rich markup, an OSC 8 link, ANSI colour, a carriage return
 # that would overwrite the line, and a backslash just before the markup that follows the value.
