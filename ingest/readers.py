@@ -2,27 +2,61 @@
 
 Text formats are read with every column as a string, so that validation (not the reader) decides
 what is malformed and says why. A row the reader itself cannot parse (a broken JSON line, a CSV
-line with the wrong number of fields) comes back as a structural reject, with its line number.
+line with the wrong number of fields, a line that is not UTF-8, a record over MAX_RECORD_BYTES)
+comes back as a structural reject, with its line number in the reason.
+
+A file that cannot be read as a whole (0 bytes, binary, truncated Parquet, a header repeating a
+column, text in a legacy encoding throughout) raises `UnreadableFile`, and nothing else: its
+message names the file, says what is wrong and what to do. Encodings (see textfiles): a UTF-8
+BOM is stripped; UTF-16/UTF-32 are decoded; a few bytes that are not UTF-8 reject their own
+line; a file that is mostly not UTF-8 is refused whole. Names in the file that the kind does
+not have are reported in `ReadResult.ignored_columns`.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
-
+from orderscope.ingest import csv_reader
+from orderscope.ingest.textfiles import (
+    BLANK,
+    ENCODING_NAMES,
+    MAX_RECORD_BYTES,
+    RAW,
+    ROW,
+    Lines,
+    UnreadableFile,
+    as_utf8,
+    clip,
+    clip_expr,
+    needs_care,
+    open_text,
+    short,
+    sniff,
+    stream,
+)
 from orderscope.sources import SOURCE_KINDS, SourceKind
 
+__all__ = [
+    "CHUNK_ROWS", "EXTENSIONS", "MAX_RECORD_BYTES", "RAW", "ROW", "ReadResult", "SourceFile",
+    "UnreadableFile", "discover", "read", "read_chunks",
+]  # fmt: skip
+
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
-ROW = "_row"  # 1-based record number within the file (data rows, header excluded)
-RAW = "_raw"  # the line as read (JSON Lines only); other formats re-encode rejected rows
+CHUNK_ROWS = 1_000_000  # rows per batch: bounds memory whatever the file's size
+_NAME_CHARS = 80  # a column name in a message or in ignored_columns
 
 
 @dataclass
@@ -42,7 +76,12 @@ class SourceFile:
 @dataclass
 class ReadResult:
     rows: pl.DataFrame  # ROW (+ RAW for JSON Lines) and the columns as read
-    rejects: pl.DataFrame  # ROW, reason, raw
+    rejects: pl.DataFrame  # ROW, reason, raw (raw clipped to MAX_RAW_CHARS)
+    # Names in the file the kind does not have (CSV header, Parquet schema, JSON keys), in
+    # order of appearance; each chunk carries those of the file so far, so the last chunk's
+    # are the file's.
+    ignored_columns: tuple[str, ...] = ()
+    encoding: str = "UTF-8"  # how the text was decoded ("UTF-16", …); "Parquet" for Parquet
 
     @property
     def rows_read(self) -> int:
@@ -50,14 +89,15 @@ class ReadResult:
 
     def raw(self, rejected: pl.DataFrame) -> pl.DataFrame:
         """ROW, reason, raw for rows rejected after reading: the row exactly as read, as JSON
-        text. Encoded only for the rejected rows, never for the whole file."""
+        text, clipped to MAX_RAW_CHARS. Encoded only for the rejected rows, never for the
+        whole file."""
         picked = self.rows.join(rejected.select(ROW, "reason"), on=ROW, how="inner")
         if RAW in picked.columns:
             raw = pl.col(RAW)
         else:
             fields = [c for c in self.rows.columns if c not in (ROW, RAW)]
             raw = pl.struct([pl.col(c).cast(pl.String) for c in fields]).struct.json_encode()
-        return picked.select(ROW, "reason", raw.alias("raw"))
+        return picked.select(ROW, "reason", clip_expr(raw).alias("raw"))
 
 
 def discover(folder: Path) -> tuple[list[SourceFile], list[Path]]:
@@ -87,9 +127,6 @@ def _rejects(rows: list[tuple[int, str, str]]) -> pl.DataFrame:
     )
 
 
-CHUNK_ROWS = 1_000_000  # rows per batch: bounds memory whatever the file's size
-
-
 def read(source: SourceFile) -> ReadResult:
     """The whole file at once (small files, tests); ingest streams with read_chunks."""
     parts = list(read_chunks(source, chunk_rows=1 << 62))
@@ -98,57 +135,167 @@ def read(source: SourceFile) -> ReadResult:
     return ReadResult(
         pl.concat([p.rows for p in parts], how="diagonal_relaxed"),
         pl.concat([p.rejects for p in parts]),
+        parts[-1].ignored_columns,
+        parts[-1].encoding,
     )
 
 
 def read_chunks(source: SourceFile, chunk_rows: int | None = None) -> Iterator[ReadResult]:
     """The file in batches of about `chunk_rows` (default CHUNK_ROWS) rows, each with its own
-    rejects; row numbers count from the start of the file."""
+    rejects; row numbers count from the start of the file. Yields at least one batch (an empty
+    one for a file without rows). For every batch, rows_read = rows + rejects.
+
+    Raises UnreadableFile, and no other error, when the file as a whole cannot be read:
+    before the first batch, or (a Parquet row group that is corrupt) after some batches."""
     chunk_rows = chunk_rows or CHUNK_ROWS
-    if source.format == "parquet":
-        yield from _parquet_chunks(source, chunk_rows)
-    elif source.format == "jsonl":
-        yield from _jsonl_chunks(source, chunk_rows)
-    else:
-        yield from _csv_chunks(source, chunk_rows)
+    try:
+        if source.format == "parquet":
+            yield from _parquet_chunks(source, chunk_rows)
+        else:
+            yield from _text_chunks(source, chunk_rows)
+    except UnreadableFile:
+        raise
+    except OSError as e:
+        raise UnreadableFile(source.path, f"cannot be read ({e.strerror or short(e)})") from None
+    except (duckdb.Error, pa.ArrowException, pl.exceptions.PolarsError, csv.Error,
+            UnicodeError, ValueError) as e:  # fmt: skip
+        raise UnreadableFile(
+            source.path, f"cannot be read ({type(e).__name__}: {short(e)}); check the file"
+        ) from None
+
+
+# -- Parquet --------------------------------------------------------------------------------
 
 
 def _parquet_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]:
-    offset = 1
-    for batch in pq.ParquetFile(source.path).iter_batches(batch_size=min(chunk_rows, 1 << 24)):
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
-        frame = frame.with_row_index(ROW, offset=offset).with_columns(pl.col(ROW).cast(pl.Int64))
-        offset += frame.height
-        yield ReadResult(frame, _rejects([]))
-
-
-def _parser() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB used only as a fast file parser: quiet, and modest in memory."""
-    con = duckdb.connect(config={"memory_limit": "2GB"})
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
-def _stream(sql: str, params: dict, chunk_rows: int) -> Iterator[pl.DataFrame]:
-    """Run a DuckDB query and hand its result over in frames of about chunk_rows rows."""
-    con = _parser()
+    """pyarrow, batch by batch, only the kind's columns. Rows whose text is over
+    MAX_RECORD_BYTES, or holds a NUL character, are rejected."""
+    pf = _open_parquet(source.path)
+    names = pf.schema_arrow.names
+    wanted = {c.name for c in source.kind.columns}
+    known = [c.name for c in source.kind.columns if c.name in names]
+    for name in known:
+        if names.count(name) > 1:
+            raise UnreadableFile(source.path, f"repeats column '{name}'; re-export it")
+    ignored = tuple(dict.fromkeys(clip(n, _NAME_CHARS) for n in names if n not in wanted))
     try:
-        reader = con.sql(sql, params=params).to_arrow_reader(min(chunk_rows, 1_000_000))
-        pending: list[pl.DataFrame] = []
-        size = 0
-        for batch in reader:
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            pending.append(frame)
-            size += frame.height
-            if size >= chunk_rows:
-                yield pl.concat(pending)
-                pending, size = [], 0
-        if pending:
-            yield pl.concat(pending)
-    finally:
-        con.close()
+        empty = pl.from_arrow(pf.schema_arrow.empty_table().select(known))
+    except (pa.ArrowException, pl.exceptions.PolarsError, ValueError, TypeError) as e:
+        raise UnreadableFile(
+            source.path, f"has a column type orderscope cannot read ({short(e)}); re-export it"
+        ) from None
+    assert isinstance(empty, pl.DataFrame)
+
+    def result(frame: pl.DataFrame) -> ReadResult:
+        rows, bad = _oversize(frame)
+        return ReadResult(rows, bad, ignored, "Parquet")
+
+    offset = 1
+    batches = pf.iter_batches(batch_size=min(chunk_rows, 1 << 24), columns=known)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError, ValueError) as e:
+            raise UnreadableFile(
+                source.path, f"corrupt Parquet data after row {offset - 1:,} ({short(e)}); "
+                "re-export it (rows before it were read)",
+            ) from None  # fmt: skip
+        if batch is None:
+            break
+        numbers = pl.int_range(offset, offset + batch.num_rows, dtype=pl.Int64, eager=True)
+        frame = pl.from_arrow(batch) if known else pl.DataFrame()
+        assert isinstance(frame, pl.DataFrame)
+        frame = frame.insert_column(0, numbers.alias(ROW))
+        offset += batch.num_rows
+        yield result(frame)
+    if offset == 1:
+        yield result(empty.insert_column(0, pl.Series(ROW, [], dtype=pl.Int64)))
+
+
+def _open_parquet(path: Path) -> pq.ParquetFile:
+    size = path.stat().st_size
+    if size == 0:
+        raise UnreadableFile(path, "0 bytes, not a Parquet file; export it again")
+    with path.open("rb") as f:
+        head = f.read(4)
+        f.seek(max(0, size - 4))
+        tail = f.read(4)
+    if head != b"PAR1":
+        text = head.isascii() and head.decode().isprintable()
+        looks = "it starts like text; CSV or JSON Lines?" if text else "it starts with other bytes"
+        raise UnreadableFile(path, f"not a Parquet file ({looks}); check the file and its name")
+    if size < 12 or tail != b"PAR1":
+        raise UnreadableFile(path, "truncated Parquet file (footer missing); export it again")
+    try:
+        pf = pq.ParquetFile(path)
+        meta = pf.metadata
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for c in range(group.num_columns):
+                col = group.column(c)
+                start = min(o for o in (col.dictionary_page_offset, col.data_page_offset) if o)
+                if start + col.total_compressed_size > size:
+                    raise UnreadableFile(path, f"truncated Parquet file (row group {g + 1} "
+                                         "lies past the end of the file); export it again")  # fmt: skip
+    except (pa.ArrowException, OSError, ValueError) as e:
+        if isinstance(e, UnreadableFile):
+            raise
+        raise UnreadableFile(path, f"corrupt Parquet footer ({short(e)}); export it again") from None
+    return pf
+
+
+def _oversize(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split off rows whose text columns total over MAX_RECORD_BYTES or hold a NUL."""
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    if not text:
+        return frame, _rejects([])
+    size = pl.sum_horizontal([pl.col(c).str.len_bytes().fill_null(0) for c in text])
+    nul = pl.any_horizontal([pl.col(c).str.contains("\0", literal=True).fill_null(False) for c in text])
+    reason = (
+        pl.when(size > MAX_RECORD_BYTES)
+        .then(pl.format(f"record of {{}} bytes, over the {MAX_RECORD_BYTES:,}-byte limit", size))
+        .when(nul).then(pl.lit("a value holds a NUL character"))
+    )  # fmt: skip
+    marked = frame.with_columns(reason.alias("_reason"))
+    bad = marked.filter(pl.col("_reason").is_not_null())
+    if not bad.height:
+        return frame, _rejects([])
+    raw = pl.struct([pl.col(c).cast(pl.String) for c in frame.columns if c != ROW]).struct.json_encode()
+    rejects = bad.select(ROW, pl.format("malformed row: {}", "_reason").alias("reason"),
+                         clip_expr(raw).alias("raw"))  # fmt: skip
+    return marked.filter(pl.col("_reason").is_null()).drop("_reason"), rejects
+
+
+# -- text formats ---------------------------------------------------------------------------
+
+
+def _text_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]:
+    what = "CSV" if source.format == "csv" else "JSON Lines"
+    encoding = sniff(source.path, what)
+    with as_utf8(source.path, encoding) as path:
+        text = encoding if encoding == "utf-8-sig" else "utf-8"  # as_utf8 wrote plain UTF-8
+        name = ENCODING_NAMES[encoding]
+        if source.format == "csv":
+            yield from _csv_chunks(source, path, text, name, chunk_rows)
+        else:
+            yield from _jsonl_chunks(source, path, text, name, chunk_rows)
+
+
+def _csv_chunks(
+    source: SourceFile, path: Path, encoding: str, name: str, chunk_rows: int
+) -> Iterator[ReadResult]:
+    header = csv_reader.read_header(source.path, path, encoding)
+    wanted = {c.name for c in source.kind.columns}
+    ignored = tuple(clip(n, _NAME_CHARS) for n in header.names if n not in wanted)
+    if csv_reader.fast_path_reads_all(path, header):
+        yielded = False
+        for rows in csv_reader.fast_frames(path, header, chunk_rows):
+            yielded = True
+            yield ReadResult(rows, _rejects([]), ignored, name)
+        if yielded:
+            return
+    for rows, bad in csv_reader.careful_frames(path, encoding, header, chunk_rows):
+        yield ReadResult(rows, _rejects(bad), ignored, name)
 
 
 def _struct_spec(kind: SourceKind) -> str:
@@ -156,81 +303,118 @@ def _struct_spec(kind: SourceKind) -> str:
     return "{" + types + "}"
 
 
-def _jsonl_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]:
-    """DuckDB parses JSON Lines in C, streaming; a line that is not a JSON object is a
-    structural reject. Row numbers are the file's line numbers; blank lines are not rows."""
-    spec = _struct_spec(source.kind).replace("'", "''")
-    sql = f"""SELECT row_number() OVER () AS {ROW}, line AS {RAW},
-                     CASE WHEN try(json_type(line)) = 'OBJECT'
-                          THEN try(json_transform(line, '{spec}')) END AS s
-              FROM read_csv($path, columns = {{'line': 'VARCHAR'}}, header = false,
-                            delim = '\x1f', quote = '', escape = '', auto_detect = false)"""
-    for lines in _stream(sql, {"path": str(source.path)}, chunk_rows):
-        lines = lines.filter(pl.col(RAW).str.strip_chars() != "")
-        ok = pl.col("s").is_not_null()
-        rows = lines.filter(ok).unnest("s").with_columns(pl.col(ROW).cast(pl.Int64))
-        bad = lines.filter(~ok).select(
-            pl.col(ROW).cast(pl.Int64), pl.lit("malformed row: not a JSON object").alias("reason"),
-            pl.col(RAW).alias("raw"),
+_JSON_WORDS = {"ARRAY": "an array", "VARCHAR": "a string", "BIGINT": "a number",
+               "UBIGINT": "a number", "HUGEINT": "a number", "DOUBLE": "a number",
+               "BOOLEAN": "true or false", "NULL": "null"}  # fmt: skip
+
+
+def _jsonl_sql(kind: SourceKind) -> str:
+    """One streaming query: line number, line, its JSON type, top-level keys the kind lacks, a
+    repeated key of the kind, the typed struct. All in C, and at most two JSON parses of a
+    line (keys, struct; the type only for lines without keys); every key check is linear in
+    the keys of a line, so a line of a million keys cannot stall it. A key repeats when the
+    known keys occur more often than there are distinct known keys in the line."""
+    spec = _struct_spec(kind).replace("'", "''")
+    known = "[" + ", ".join("'" + c.name.replace("'", "''") + "'" for c in kind.columns) + "]"
+    return f"""
+        WITH lines AS (
+            SELECT row_number() OVER () AS {ROW}, line
+            FROM read_csv($path, columns = {{'line': 'VARCHAR'}}, header = false,
+                          delim = '\x1f', quote = '', escape = '', auto_detect = false)
+        ), keyed AS (
+            SELECT *, try(json_keys(line)) AS _keys FROM lines
+        ), typed AS (
+            SELECT *, CASE WHEN len(_keys) > 0 THEN 'OBJECT' ELSE try(json_type(line)) END AS _type,
+                   list_filter(_keys, lambda k: NOT list_contains({known}, k)) AS _extra,
+                   len(list_filter({known}, lambda k: list_contains(_keys, k))) AS _distinct
+            FROM keyed
         )
-        yield ReadResult(rows, bad)
+        SELECT {ROW}, line AS {RAW}, _type, _extra,
+               CASE WHEN len(_keys) - len(_extra) > _distinct
+                    THEN list_filter({known}, lambda k: len(list_filter(_keys, lambda x: x = k)) > 1)[1]
+               END AS _dup,
+               CASE WHEN _type = 'OBJECT' THEN try(json_transform(line, '{spec}')) END AS s
+        FROM typed"""
 
 
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+def _jsonl_chunks(
+    source: SourceFile, path: Path, encoding: str, name: str, chunk_rows: int
+) -> Iterator[ReadResult]:
+    """DuckDB parses JSON Lines in C, streaming; a line that is not a JSON object (or repeats
+    a key) is a structural reject. Row numbers are the file's line numbers; blank lines are
+    not rows. A file holding lines DuckDB cannot take (not UTF-8, over MAX_RECORD_BYTES, NUL,
+    control bytes) is first copied with those lines blanked and rejected here, by line."""
+    with _sanitized(path, encoding) as (clean, early):
+        sql = _jsonl_sql(source.kind)
+        ignored: dict[str, None] = {}
+        yielded = False
+        done = 0  # early rejects handed over so far
+        for lines in stream(sql, {"path": str(clean)}, chunk_rows):
+            last = lines.get_column(ROW).max()
+            upto = done
+            while upto < len(early) and early[upto][0] <= last:  # type: ignore[operator]
+                upto += 1
+            rows, bad = _jsonl_split(lines, ignored)
+            bad = pl.concat([_rejects(early[done:upto]), bad]).sort(ROW)
+            done = upto
+            yield ReadResult(rows, bad, tuple(ignored), name)
+            yielded = True
+        if done < len(early) or not yielded:
+            spec = {ROW: pl.Int64, RAW: pl.String, **{c.name: pl.String for c in source.kind.columns}}
+            yield ReadResult(pl.DataFrame(schema=spec), _rejects(early[done:]), tuple(ignored), name)
 
 
-_CSV = (
-    "read_csv($path, header = true, columns = $columns, delim = ',', quote = '\"', "
-    "escape = '\"', auto_detect = false, strict_mode = true, ignore_errors = false)"
-)
+def _jsonl_split(lines: pl.DataFrame, ignored: dict[str, None]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    lines = lines.filter(pl.col(RAW).str.strip_chars(BLANK) != "")
+    kind = pl.col("_type")
+    reason = (
+        pl.when(kind.is_null()).then(pl.lit("not a JSON object (not valid JSON)"))
+        .when(kind != "OBJECT")
+        .then(pl.format("not a JSON object ({})", kind.replace(_JSON_WORDS).str.to_lowercase()))
+        .when(pl.col("_dup").is_not_null())
+        .then(pl.format("key '{}' appears more than once", pl.col("_dup")))
+        .when(pl.col(RAW).str.contains("\\u0000", literal=True))
+        .then(pl.lit("a value holds a NUL character (\\u0000)"))
+        .when(pl.col("s").is_null()).then(pl.lit("the JSON object cannot be read"))
+    )  # fmt: skip
+    reason = pl.format("malformed row at line {}: {}", ROW, reason)
+    lines = lines.with_columns(reason.alias("reason"))
+    for key in lines.get_column("_extra").explode().drop_nulls().unique(maintain_order=True):
+        ignored.setdefault(clip(key, _NAME_CHARS), None)
+    good = lines.filter(pl.col("reason").is_null())
+    rows = good.drop("reason", "_type", "_extra", "_dup").unnest("s")
+    bad = lines.filter(pl.col("reason").is_not_null()).select(
+        ROW, "reason", clip_expr(pl.col(RAW)).alias("raw")
+    )
+    return rows.with_columns(pl.col(ROW).cast(pl.Int64)), bad.with_columns(pl.col(ROW).cast(pl.Int64))
 
 
-def _csv_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]:
-    """Fast path: DuckDB's strict CSV reader, streamed, once a counting pass has shown that it
-    reads every line. Otherwise the file is read line by line, so one broken quote cannot
-    swallow the rows after it."""
-    with source.path.open(newline="") as f:
-        header = next(csv.reader(f), [])
-    params = {"path": str(source.path), "columns": {name: "VARCHAR" for name in header}}
-    con = _parser()
-    try:
-        parsed = con.sql(f"SELECT count(*) FROM {_CSV}", params=params).fetchall()[0][0]
-        fast = parsed == max(_count_lines(source.path) - 1, 0)
-    except duckdb.Error:
-        fast = False
-    finally:
-        con.close()
-    if not fast:
-        yield _read_csv_by_line(source, header)
+@contextmanager
+def _sanitized(path: Path, encoding: str) -> Iterator[tuple[Path, list[tuple[int, str, str]]]]:
+    """`path` itself when the fast path can take it; else a temporary copy in which each line
+    it cannot take is blank, and those lines as rejects (line, reason, raw)."""
+    if not needs_care(path, 3 if encoding == "utf-8-sig" else 0, jsonl=True):
+        yield path, []
         return
-    sql = f"SELECT row_number() OVER () AS {ROW}, * FROM {_CSV}"
-    for rows in _stream(sql, params, chunk_rows):
-        yield ReadResult(rows.with_columns(pl.col(ROW).cast(pl.Int64)), _rejects([]))
-
-
-def _read_csv_by_line(source: SourceFile, header: list[str]) -> ReadResult:
-    good: list[list[str | None]] = []
-    numbers: list[int] = []
-    bad: list[tuple[int, str, str]] = []
-    with source.path.open(newline="") as f:
-        lines = f.read().splitlines()[1:]
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            fields = next(csv.reader([line], strict=True))
-        except csv.Error as e:
-            bad.append((number, f"malformed row: {e}", line))
-            continue
-        if len(fields) != len(header):
-            bad.append(
-                (number, f"malformed row: {len(fields)} fields, header has {len(header)}", line)
-            )
-            continue
-        good.append([v if v != "" else None for v in fields])
-        numbers.append(number)
-    rows = pl.DataFrame(good, schema={h: pl.String for h in header}, orient="row")
-    rows = rows.with_columns(pl.Series(ROW, numbers, dtype=pl.Int64)).select(ROW, *header)
-    return ReadResult(rows, _rejects(bad))
+    fd, tmp = tempfile.mkstemp(prefix="orderscope-", suffix=".jsonl")
+    rejects: list[tuple[int, str, str]] = []
+    try:
+        with open_text(path, encoding, newline="\n") as f, os.fdopen(
+            fd, "w", encoding="utf-8", newline=""
+        ) as out:
+            lines = Lines(f)
+            while (line := lines.peek()) is not None:
+                lines.pop()
+                text = line.text.rstrip("\r\n")
+                problem = line.problem() or (
+                    "a control character (0x1F) outside a string" if "\x1f" in text
+                    else "a carriage return inside the line" if "\r" in text else None
+                )  # fmt: skip
+                if problem:
+                    rejects.append((line.number, f"malformed row at line {line.number}: {problem}",
+                                    line.raw))  # fmt: skip
+                    text = ""
+                out.write(text + "\n")
+        yield Path(tmp), rejects
+    finally:
+        os.unlink(tmp)
