@@ -116,7 +116,7 @@ def generate(
 def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool) -> dict:
     from orderscope.ingest.pipeline import IngestError, ingest_folder
     from orderscope.ingest.readers import discover
-    from orderscope.stores import StoreUnavailable, open_stores
+    from orderscope.stores import StoreUnavailable, is_store_error, open_stores
 
     try:
         files, _ = discover(folder) if folder.is_dir() else ([], [])
@@ -126,12 +126,20 @@ def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool
             report = ingest_folder(
                 folder,
                 stores,
-                progress=lambda msg, done: bar.update(task, advance=done, description=msg),
+                progress=lambda msg, done: bar.update(task, advance=done, description=visible(msg)),
                 reprocess=reprocess,
+                batch_rows=settings.ingest_batch_rows,
             )
             bar.update(task, description="ingested")
     except (IngestError, StoreUnavailable) as e:
         _fail(str(e))
+    except Exception as e:  # a store that went away mid-run: say so, and that a rerun is safe
+        if not is_store_error(e):
+            raise
+        _fail(
+            f"a store failed during ingest ({type(e).__name__}: {esc(e, MAX_VALUE)}). Nothing is "
+            "lost: once it is reachable again, run the same command and it completes exactly"
+        )
     data = report.to_dict()
     data["bytes"] = total
     if as_json:
@@ -142,20 +150,38 @@ def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool
 
 
 def _print_ingest(data: dict) -> None:
-    table = Table(title="ingest summary")
-    for col in ("kind", "files", "rows read", "accepted", "rejected", "duplicate"):
-        table.add_column(col, justify="right" if col != "kind" else "left")
+    from rich import box
+
+    # Borderless and unwrapped: 80 columns hold every kind name and count uncut.
+    table = Table(title="ingest summary", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
+    names = ("rows_read", "accepted", "rejected", "duplicate", "conflict", "failed_files")
+    t = data["totals"]
+    table.add_column("kind", no_wrap=True)
+    for col, name in zip(("read", "accepted", "rejected", "duplicate", "conflict", "failed"), names):
+        table.add_column(col, justify="right", no_wrap=True, min_width=len(f"{t[name]:,}"))
     for name, c in data["kinds"].items():
         if c["files"]:
-            table.add_row(name, *(f"{c[k]:,}" for k in ("files", "rows_read", "accepted", "rejected", "duplicate")))
-    t = data["totals"]
-    table.add_row("[bold]total", *(f"[bold]{t[k]:,}" for k in ("files", "rows_read", "accepted", "rejected", "duplicate")))
+            table.add_row(name, *(f"{c[k]:,}" for k in names))
+    table.add_row("[bold]total", *(f"[bold]{t[k]:,}" for k in names))
     out.print(table)
-    out.print(f"{data['seconds']:.1f} s, {data['rows_per_s'] or 0:,} rows/s")
+    skipped = f", {t['skipped_files']:,} already ingested" if t["skipped_files"] else ""
+    out.print(
+        f"{t['files']:,} files{skipped}; {data['seconds']:.1f} s, {data['rows_per_s'] or 0:,} rows/s"
+    )
     if data["rejections_sample"]:
-        out.print("[yellow]rejected rows (first few; all are in quarantine: `orderscope quarantine`):")
+        out.print(
+            "[yellow]rejected and conflicting rows (first few; all are in quarantine: "
+            "`orderscope quarantine`):"
+        )
         for r in data["rejections_sample"][:10]:
             out.print(f"  {esc(r['file'])} row {r['row']}: {esc(r['reason'], MAX_VALUE)}")
+    for f in data["failed_files"]:
+        out.print(f"[bold red]file not ingested:[/] {esc(f['error'], MAX_VALUE)}")
+    for name, columns in data["ignored_columns"].items():
+        out.print(
+            f"[yellow]{esc(name)}: columns not in the {esc(name.split('.')[0])} schema, ignored:[/] "
+            f"{esc(', '.join(columns), MAX_VALUE)}"
+        )
     if data["unknown_files"]:
         out.print(f"not recognised as a source kind, left alone: {esc(', '.join(data['unknown_files']))}")
 
@@ -170,9 +196,12 @@ def ingest(
     data_dir: DataDir = None,
     backend: BackendOpt = None,
 ) -> None:
-    """Validate, link and load every recognised source file in FOLDER; bad rows go to
-    quarantine with their reason; files already ingested are skipped."""
-    _run_ingest(_settings(data_dir, backend), folder, reprocess, as_json)
+    """Validate, link and load every recognised source file in FOLDER; bad rows and conflicts
+    go to quarantine with their reason; files already ingested are skipped. Exits 3 when a file
+    could not be read (the others are ingested; the summary says why)."""
+    data = _run_ingest(_settings(data_dir, backend), folder, reprocess, as_json)
+    if data["failed_files"]:
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -222,14 +251,16 @@ def quarantine(
     data_dir: DataDir = None,
     backend: BackendOpt = None,
 ) -> None:
-    """Show rejected rows with the reason each was rejected."""
+    """Show quarantined rows (rejected, or in conflict with a stored record) with the reason,
+    newest first."""
     with stores_for(_settings(data_dir, backend)) as stores:
         rows = stores.series.quarantine_rows(limit).to_dicts()
     if as_json:
         _print_json(rows)
         return
     for r in rows:  # values cut at MAX_VALUE (the raw row at MAX_RAW); --json prints them whole
-        out.print(f"[bold]{esc(r['kind'])}[/] {esc(r['source_file'], MAX_VALUE)} row {esc(r['row_number'])}: "
+        label = "[magenta]conflict[/]" if r.get("outcome") == "conflict" else "[red]rejected[/]"
+        out.print(f"{label} [bold]{esc(r['kind'])}[/] {esc(r['source_file'], MAX_VALUE)} row {esc(r['row_number'])}: "
                   f"{esc(r['reason'], MAX_VALUE)}")
         out.print(f"   {esc(r['raw'], MAX_RAW)}", highlight=False)
 

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     graph_buffer_pool_mb: int | None = None
     series_memory_limit_mb: int | None = None
 
+    # Rows per ingest batch: bounds memory whatever a file's size (env ORDERSCOPE_INGEST_BATCH_ROWS).
+    ingest_batch_rows: int = 1_000_000
+
     # Plausible event times (ingest quarantines anything outside; see ingest/timestamps.py):
     # from event_time_min to the wall clock at ingest + event_time_max_ahead_hours; planned
     # times (promised_at, due_at) up to now + planned_time_max_ahead_days. A naive

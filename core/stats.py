@@ -23,5 +23,14 @@ def collect_stats(stores: Stores) -> dict[str, Any]:
         "graph": dict(sorted(graph.items())),
         "series": dict(sorted(series.items())),
         "quarantine": series.get("quarantine", 0),
+        "quarantine_by_kind": _quarantine_by_kind(stores),
         "stage_dwell": series.get("stage_dwell", 0),
     }
+
+
+def _quarantine_by_kind(stores: Stores) -> dict[str, dict[str, int]]:
+    """{kind: {"rejected": n, "conflict": n}} for the kinds with quarantined rows."""
+    out: dict[str, dict[str, int]] = {}
+    for kind, outcome, rows in stores.series.quarantine_summary().iter_rows():
+        out.setdefault(kind, {"rejected": 0, "conflict": 0})[outcome] = int(rows)
+    return out

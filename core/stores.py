@@ -88,6 +88,19 @@ def open_stores(settings: Settings, read_only: bool = False) -> Iterator[Stores]
         stores.close()
 
 
+_DRIVER_MODULES = ("duckdb", "ladybug", "neo4j", "psycopg", "psycopg_pool")
+
+
+def is_store_error(error: BaseException) -> bool:
+    """Whether an exception comes from a store's driver (a server gone away, a lost
+    connection, a full disk) rather than from orderscope's own code."""
+    return any(
+        (type(e).__module__ or "").split(".")[0] in _DRIVER_MODULES
+        for e in (error, error.__cause__, error.__context__)
+        if e is not None
+    ) or isinstance(error, ConnectionError)
+
+
 def _hint(settings: Settings, which: str, error: Exception) -> str:
     if settings.backend == "server":
         where = settings.neo4j_uri if which == "graph" else f"{settings.pg_host}:{settings.pg_port}"

@@ -323,6 +323,10 @@ class DuckDBSeries:
         self._ensure()
         return self._frame(S.QUARANTINE_ROWS, [int(limit)])
 
+    def quarantine_summary(self) -> pl.DataFrame:
+        self._ensure()
+        return self._frame(S.QUARANTINE_SUMMARY)
+
     def ledger(self) -> pl.DataFrame:
         self._ensure()
         return self._frame(S.LEDGER_ALL)

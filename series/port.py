@@ -129,6 +129,10 @@ class SeriesStore(Protocol):
     def quarantine_rows(self, limit: int = 100) -> pl.DataFrame:
         """The newest quarantined rows, all quarantine columns."""
 
+    def quarantine_summary(self) -> pl.DataFrame:
+        """Quarantined rows per kind and outcome ('rejected' | 'conflict'): kind, outcome,
+        rows."""
+
     def ledger(self) -> pl.DataFrame:
         """Every ledger entry, ordered by started_at."""
 

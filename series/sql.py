@@ -411,6 +411,10 @@ WHERE NOT EXISTS (
       AND COALESCE(q."content_hash", q."source_file") = COALESCE($4, $3)
 )
 """
+QUARANTINE_SUMMARY = """
+SELECT "kind", COALESCE("outcome", 'rejected') AS "outcome", count(*) AS "rows"
+FROM "quarantine" GROUP BY 1, 2 ORDER BY 1, 2
+"""
 QUARANTINE_ROWS = f"""
 SELECT {_QUARANTINE_COLUMNS} FROM "quarantine"
 ORDER BY "quarantined_at" DESC, "batch_id", "row_number" LIMIT $1

@@ -605,6 +605,11 @@ class TimescaleSeries:
         with self._conn() as conn:
             return self._fetch(conn, S.QUARANTINE_ROWS, [int(limit)], _schema(S.QUARANTINE))
 
+    def quarantine_summary(self) -> pl.DataFrame:
+        schema = {"kind": pl.String(), "outcome": pl.String(), "rows": pl.Int64()}
+        with self._conn() as conn:
+            return self._fetch(conn, S.QUARANTINE_SUMMARY, None, schema)
+
     def ledger(self) -> pl.DataFrame:
         with self._conn() as conn:
             return self._fetch(conn, S.LEDGER_ALL, None, _schema(S.INGEST_LEDGER))

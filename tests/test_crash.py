@@ -5,7 +5,7 @@ Each case runs `orderscope ingest` in a child process that is killed with SIGKIL
 points of orderscope.ingest.crashpoints, or a timer at a moment of the run), once or twice in a
 row, then runs the same command to completion. The stores must then hold exactly what an
 uninterrupted run leaves: the same `stats`, the same quarantine, the same snapshot for 50
-random orders. Batches of 300 rows make every file span several batches, so the points fall
+random orders. Batches of 2,000 rows make the big files span several batches, so the points fall
 inside files as well as between them. A server restarted mid-ingest must end the run with a
 clear message (no traceback), after which the same command completes exactly.
 """
@@ -29,7 +29,7 @@ from orderscope.snapshot import build_snapshot, jsonable
 from orderscope.stats import collect_stats
 from orderscope.stores import open_stores
 
-BATCH_ROWS = 300
+BATCH_ROWS = 2000
 SAMPLE = 50
 
 # (crash points, one per killed run) — every phase of POINTS, some twice in a row; the n-th
