@@ -198,7 +198,7 @@ def needs_care(path: Path, start: int, jsonl: bool) -> bool:
 class Line:
     number: int  # 1-based line number in the file
     text: str  # with its line ending; undecodable bytes as surrogates; clipped when oversize
-    size: int  # bytes, when the line is over MAX_RECORD_BYTES (else 0)
+    size: int  # bytes without the line ending, when over MAX_RECORD_BYTES (else 0)
 
     @property
     def blank(self) -> bool:
@@ -221,7 +221,8 @@ class Line:
     def raw(self) -> str:
         """The line as valid text, for quarantine: undecodable bytes shown as \\xNN."""
         text = self.text.rstrip("\r\n").encode("utf-8", "surrogateescape")
-        return clip(text.decode("utf-8", "backslashreplace"))
+        shown = text.decode("utf-8", "backslashreplace")
+        return f"{shown[:MAX_RAW_CHARS]}… (truncated, {self.size} bytes)" if self.size else clip(shown)
 
 
 class Lines:
@@ -244,7 +245,7 @@ class Lines:
         while text and not text.endswith(("\n", "\r")):
             size += len(text.encode("utf-8", "surrogateescape"))
             text = self._f.readline(MAX_RECORD_BYTES)
-        size += len(text.encode("utf-8", "surrogateescape"))
+        size += len(text.rstrip("\r\n").encode("utf-8", "surrogateescape"))
         return Line(self._number, head, size)
 
     def peek(self, i: int = 0) -> Line | None:
