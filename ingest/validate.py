@@ -36,8 +36,8 @@ def _why_name(name: str) -> str:
 
 
 def _parse(name: str, type_: str, dtype: pl.DataType) -> list[pl.Expr]:
-    """Expressions for pass one: the typed value, and the text it came from (timestamps are
-    parsed after this pass, from the column as read)."""
+    """Expressions for pass one: the typed value, and the text it came from. Timestamps get
+    only their fast parse here; the rest (other spellings, epochs, the window) follows."""
     if type_ == "ts":
         if is_text(dtype):  # the fast parse of every column in one parallel select
             text = trimmed(pl.col(name))
@@ -64,8 +64,8 @@ def _parse(name: str, type_: str, dtype: pl.DataType) -> list[pl.Expr]:
 
 
 def _number_failures(parsed: pl.DataFrame, rows: pl.DataFrame, name: str, type_: str) -> pl.DataFrame:
-    """The text of the Parquet numbers that did not cast (2.5 for an integer), for the reason:
-    formatted only for those rows, never the whole column."""
+    """The reason for Parquet numbers that did not cast (2.5 for an integer), formatted only
+    for those rows, never for the whole column."""
     if _why_name(name) in parsed.columns:
         return parsed
     failed = (parsed[name].is_null() & rows[name].is_not_null()).arg_true()
