@@ -115,6 +115,7 @@ def generate(
 
 def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool) -> dict:
     from orderscope.ingest.pipeline import IngestError, ingest_folder
+    from orderscope.ingest.validate import TimeWindow
     from orderscope.ingest.readers import discover
     from orderscope.stores import StoreUnavailable, is_store_error, open_stores
 
@@ -129,6 +130,7 @@ def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool
                 progress=lambda msg, done: bar.update(task, advance=done, description=visible(msg)),
                 reprocess=reprocess,
                 batch_rows=settings.ingest_batch_rows,
+                window=TimeWindow.from_settings(settings),
             )
             bar.update(task, description="ingested")
     except (IngestError, StoreUnavailable) as e:

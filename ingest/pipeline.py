@@ -28,15 +28,11 @@ from orderscope.ingest.readers import (
     ROW,
     ReadResult,
     SourceFile,
+    UnreadableFile,
     discover,
     read_chunks,
 )
-try:  # TEMP shim until readers lands UnreadableFile
-    from orderscope.ingest.readers import UnreadableFile
-except ImportError:
-    class UnreadableFile(ValueError):  # type: ignore[no-redef]
-        pass
-from orderscope.ingest.validate import reject, validate
+from orderscope.ingest.validate import TimeWindow, reject, validate
 from orderscope.lifecycle import Catalog, load_catalog
 from orderscope.sources import ORDER_EVENTS, ORDERS, SHIPMENTS, SOURCE_KINDS, SourceKind
 from orderscope.stores import Stores
@@ -115,10 +111,13 @@ def ingest_folder(
     progress: Progress | None = None,
     reprocess: bool = False,
     batch_rows: int | None = None,
+    window: TimeWindow | None = None,
 ) -> IngestReport:
     """Ingest every recognised source file in `folder`. `reprocess` runs files the ledger has
     already seen through row-level de-duplication again (e.g. after fixing missing orders);
-    `batch_rows` bounds the rows held in memory per batch (default: the readers' CHUNK_ROWS)."""
+    `batch_rows` bounds the rows held in memory per batch (default: the readers' CHUNK_ROWS);
+    `window` is the accepted range of times (default: TimeWindow.default(), fixed now)."""
+    window = window or TimeWindow.default()
     if not folder.is_dir():
         raise IngestError(f"{folder} is not a folder; pass the folder holding the source files")
     files, unknown = discover(folder)
@@ -132,7 +131,8 @@ def ingest_folder(
         unknown_files=[p.name for p in unknown],
     )
     for source in files:
-        counts = _ingest_file(source, stores, catalog, report, reprocess, progress, batch_rows)
+        counts = _ingest_file(source, stores, catalog, window, report, reprocess, progress,
+                              batch_rows)  # fmt: skip
         report.kinds[source.kind.name].add(counts)
         if progress:
             progress(f"{source.path.name} · {counts.rows_read:,} rows", 1)
@@ -150,6 +150,7 @@ def _ingest_file(
     source: SourceFile,
     stores: Stores,
     catalog: Catalog,
+    window: TimeWindow,
     report: IngestReport,
     reprocess: bool,
     progress: Progress | None = None,
@@ -182,10 +183,10 @@ def _ingest_file(
             return counts
         if chunk is None:
             break
-        if getattr(chunk, 'ignored_columns', ()):
+        if chunk.ignored_columns:
             ignored = report.ignored_columns.setdefault(source.path.name, [])
             ignored += [c for c in chunk.ignored_columns if c not in ignored]
-        counts.add(_ingest_chunk(source, chunk, batch_id, stores, catalog, report))
+        counts.add(_ingest_chunk(source, chunk, batch_id, stores, catalog, window, report))
         if progress:
             progress(f"{source.path.name} · {counts.rows_read:,} rows so far", 0)
     counts.files = 1
@@ -205,13 +206,14 @@ def _ingest_chunk(
     batch_id: str,
     stores: Stores,
     catalog: Catalog,
+    window: TimeWindow,
     report: IngestReport,
 ) -> KindCounts:
     """One batch of a file. Rows repeating an earlier batch of the same file meet that batch's
     rows in the store, so they are judged duplicate or conflict exactly as within a batch."""
     kind = source.kind
     with report.timing("validate"):
-        good, bad = validate(kind, chunk.rows)
+        good, bad = validate(kind, chunk.rows, window)
     rejects = [bad]
     with report.timing("check"):
         # Against the store first (every row, repeats too), then repeats among the new rows.
