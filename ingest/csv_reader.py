@@ -33,6 +33,9 @@ from orderscope.ingest.textfiles import (
 
 Frames = tuple[pl.DataFrame, list[tuple[int, str, str]]]  # rows, rejects (ROW, reason, raw)
 
+if csv.field_size_limit() <= MAX_RECORD_BYTES:  # records are bounded by MAX_RECORD_BYTES instead
+    csv.field_size_limit(MAX_RECORD_BYTES + 1)
+
 _SQL = (
     "read_csv($path, header = true, skip = $skip, columns = $columns, delim = ',', "
     "quote = '\"', escape = '\"', auto_detect = false, strict_mode = true, "
@@ -105,8 +108,6 @@ def fast_frames(path: Path, header: Header, chunk_rows: int) -> Iterator[pl.Data
 
 def careful_frames(path: Path, encoding: str, header: Header, chunk_rows: int) -> Iterator[Frames]:
     """Record by record in Python, for files the fast path cannot take."""
-    if csv.field_size_limit() <= MAX_RECORD_BYTES:
-        csv.field_size_limit(MAX_RECORD_BYTES + 1)
     width = len(header.names)
     schema = {ROW: pl.Int64, **dict.fromkeys(header.names, pl.String)}
     good: list[list[object]] = []
@@ -150,11 +151,12 @@ def parse_record(lines: Lines, width: int | None) -> tuple[int, list[str], str |
             if used and line.problem():
                 stop = f"a quoted field runs into line {line.number}, which cannot be read"
                 return
-            size += len(line.text)
+            size += line.size
             if size > MAX_RECORD_BYTES:
                 stop = f"a quoted field runs on past {MAX_RECORD_BYTES:,} bytes (a quote not closed?)"
                 return
             used += 1
+            size += line.ending  # a line ending inside a quoted field is part of the record
             yield line.text
 
     try:

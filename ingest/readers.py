@@ -176,13 +176,13 @@ def _parquet_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]
     known = [c.name for c in source.kind.columns if c.name in names]
     for name in known:
         if names.count(name) > 1:
-            raise UnreadableFile(source.path, f"repeats column '{name}'; re-export it")
+            raise UnreadableFile(source.path, f"repeats column '{name}'; export it again")
     ignored = tuple(dict.fromkeys(clip(n, _NAME_CHARS) for n in names if n not in wanted))
     try:
         empty = pl.from_arrow(pf.schema_arrow.empty_table().select(known))
     except (pa.ArrowException, pl.exceptions.PolarsError, ValueError, TypeError) as e:
         raise UnreadableFile(
-            source.path, f"has a column type orderscope cannot read ({short(e)}); re-export it"
+            source.path, f"has a column type orderscope cannot read ({short(e)}); export it again"
         ) from None
     assert isinstance(empty, pl.DataFrame)
 
@@ -196,16 +196,20 @@ def _parquet_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]
         try:
             batch = next(batches, None)
         except (pa.ArrowException, OSError, ValueError) as e:
+            done = f" (the {offset - 1:,} rows before it were read)" if offset > 1 else ""
             raise UnreadableFile(
                 source.path, f"corrupt Parquet data after row {offset - 1:,} ({short(e)}); "
-                "re-export it (rows before it were read)",
+                f"export it again{done}",
             ) from None  # fmt: skip
         if batch is None:
             break
         numbers = pl.int_range(offset, offset + batch.num_rows, dtype=pl.Int64, eager=True)
-        frame = pl.from_arrow(batch) if known else pl.DataFrame()
-        assert isinstance(frame, pl.DataFrame)
-        frame = frame.insert_column(0, numbers.alias(ROW))
+        if known:
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            frame = frame.insert_column(0, numbers.alias(ROW))
+        else:  # none of the kind's columns: the rows still count (and fail validation)
+            frame = numbers.alias(ROW).to_frame()
         offset += batch.num_rows
         yield result(frame)
     if offset == 1:
@@ -229,18 +233,15 @@ def _open_parquet(path: Path) -> pq.ParquetFile:
     try:
         pf = pq.ParquetFile(path)
         meta = pf.metadata
-        for g in range(meta.num_row_groups):
-            group = meta.row_group(g)
-            for c in range(group.num_columns):
-                col = group.column(c)
-                start = min(o for o in (col.dictionary_page_offset, col.data_page_offset) if o)
-                if start + col.total_compressed_size > size:
-                    raise UnreadableFile(path, f"truncated Parquet file (row group {g + 1} "
-                                         "lies past the end of the file); export it again")  # fmt: skip
+        chunks = [(g, meta.row_group(g).column(c)) for g in range(meta.num_row_groups)
+                  for c in range(meta.row_group(g).num_columns)]  # fmt: skip
     except (pa.ArrowException, OSError, ValueError) as e:
-        if isinstance(e, UnreadableFile):
-            raise
         raise UnreadableFile(path, f"corrupt Parquet footer ({short(e)}); export it again") from None
+    for g, col in chunks:
+        offsets = [o for o in (col.dictionary_page_offset, col.data_page_offset) if o]
+        if offsets and min(offsets) + col.total_compressed_size > size:
+            raise UnreadableFile(path, f"truncated Parquet file (row group {g + 1} lies past "
+                                 "the end of the file); export it again")  # fmt: skip
     return pf
 
 
@@ -292,8 +293,10 @@ def _csv_chunks(
         for rows in csv_reader.fast_frames(path, header, chunk_rows):
             yielded = True
             yield ReadResult(rows, _rejects([]), ignored, name)
-        if yielded:
-            return
+        if not yielded:  # a header and no records
+            schema = {ROW: pl.Int64, **dict.fromkeys(header.names, pl.String)}
+            yield ReadResult(pl.DataFrame(schema=schema), _rejects([]), ignored, name)
+        return
     for rows, bad in csv_reader.careful_frames(path, encoding, header, chunk_rows):
         yield ReadResult(rows, _rejects(bad), ignored, name)
 

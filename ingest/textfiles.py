@@ -168,7 +168,7 @@ def needs_care(path: Path, start: int, jsonl: bool) -> bool:
             first = chunk.find(b"\n")
             if first < 0:
                 run += len(chunk)
-            elif run + first > MAX_RECORD_BYTES:
+            elif run + first - (chunk[first - 1 : first] == b"\r") > MAX_RECORD_BYTES:
                 return True
             else:
                 run = len(chunk) - chunk.rfind(b"\n") - 1
@@ -198,15 +198,20 @@ def needs_care(path: Path, start: int, jsonl: bool) -> bool:
 class Line:
     number: int  # 1-based line number in the file
     text: str  # with its line ending; undecodable bytes as surrogates; clipped when oversize
-    size: int  # bytes without the line ending, when over MAX_RECORD_BYTES (else 0)
+    size: int  # bytes, without the line ending
+    ending: int  # characters of the line ending (0, 1 or 2)
+
+    @property
+    def oversize(self) -> bool:
+        return self.size > MAX_RECORD_BYTES
 
     @property
     def blank(self) -> bool:
-        return not self.text.strip(BLANK)
+        return not self.oversize and not self.text.strip(BLANK)
 
     def problem(self) -> str | None:
         """Why this line cannot be part of any record, or None."""
-        if self.size:
+        if self.oversize:
             return f"the line is {self.size:,} bytes, over the {MAX_RECORD_BYTES:,}-byte limit"
         bad = _UNDECODABLE.search(self.text)
         if bad:
@@ -222,7 +227,13 @@ class Line:
         """The line as valid text, for quarantine: undecodable bytes shown as \\xNN."""
         text = self.text.rstrip("\r\n").encode("utf-8", "surrogateescape")
         shown = text.decode("utf-8", "backslashreplace")
-        return f"{shown[:MAX_RAW_CHARS]}… (truncated, {self.size} bytes)" if self.size else clip(shown)
+        if self.oversize:
+            return f"{shown[:MAX_RAW_CHARS]}… (truncated, {self.size} bytes)"
+        return clip(shown)
+
+
+def _encoded(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
 
 
 class Lines:
@@ -240,13 +251,14 @@ class Lines:
             return None
         self._number += 1
         if len(text) <= MAX_RECORD_BYTES or text.endswith(("\n", "\r")):
-            return Line(self._number, text, 0)
+            content = text.rstrip("\r\n")
+            return Line(self._number, text, _encoded(content), len(text) - len(content))
         size, head = 0, text[:MAX_RAW_CHARS]
         while text and not text.endswith(("\n", "\r")):
-            size += len(text.encode("utf-8", "surrogateescape"))
+            size += _encoded(text)
             text = self._f.readline(MAX_RECORD_BYTES)
-        size += len(text.rstrip("\r\n").encode("utf-8", "surrogateescape"))
-        return Line(self._number, head, size)
+        content = text.rstrip("\r\n")
+        return Line(self._number, head, size + _encoded(content), len(text) - len(content))
 
     def peek(self, i: int = 0) -> Line | None:
         while len(self._ahead) <= i:

@@ -137,7 +137,7 @@ def test_parquet_row_group_corrupt_mid_file(tmp_path):
     assert str(caught.value).startswith(
         "climate_readings.parquet: corrupt Parquet data after row 1,000 ("
     )
-    assert str(caught.value).endswith("re-export it (rows before it were read)")
+    assert str(caught.value).endswith("export it again (the 1,000 rows before it were read)")
 
 
 def test_parquet_unknown_columns_are_reported_and_huge_values_rejected(tmp_path):
