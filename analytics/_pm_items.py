@@ -195,7 +195,7 @@ def _qc_items(
         {"calibration_status": "equipment_calibration"}
     )
     tasks = _graph(stores, _ZONE_CYPHER, lo, as_of, {"order_id": pl.String, "zone_id": pl.String})
-    zone = tasks.group_by("order_id").agg(pl.col("zone_id").drop_nulls().first().alias("zone"))
+    zone = tasks.group_by("order_id", maintain_order=True).agg(pl.col("zone_id").drop_nulls().first().alias("zone"))
     tx = tx.join(zone, on="order_id", how="left").with_columns(
         pl.when(pl.col("node").is_in(list(WAREHOUSE_NODES))).then(pl.col("zone")).alias("zone")
     )
@@ -225,13 +225,13 @@ def _qc_items(
     )
     since_h = int(since.timestamp() // 3600)
     hist = hum.filter(pl.col("h") < since_h)
-    enough = hist.group_by("zone").len().filter(pl.col("len") >= 48)["zone"]
+    enough = hist.group_by("zone", maintain_order=True).len().filter(pl.col("len") >= 48)["zone"]
     base_src = pl.concat([hist.filter(pl.col("zone").is_in(enough.to_list())),
                           hum.filter(~pl.col("zone").is_in(enough.to_list()))])  # fmt: skip
     base = (
-        base_src.group_by("zone").agg(pl.col("hum").median().alias("_med"))
+        base_src.group_by("zone", maintain_order=True).agg(pl.col("hum").median().alias("_med"))
         .join(base_src, on="zone")
-        .group_by("zone").agg(pl.col("_med").first(), (pl.col("hum") - pl.col("_med")).abs().median().alias("_mad"))
+        .group_by("zone", maintain_order=True).agg(pl.col("_med").first(), (pl.col("hum") - pl.col("_med")).abs().median().alias("_mad"))
         .with_columns(
             (pl.col("_med") + pl.max_horizontal(HUMIDITY_Z * 1.4826 * pl.col("_mad"), pl.lit(HUMIDITY_MIN_RISE)))
             .alias("_limit")
@@ -273,12 +273,12 @@ def _customs_items(
             h0 = int(start.timestamp() // 3600)
             h0 = max(h0, int(logins["h"].min()))  # the data may start later than the history
             hours = max(int(as_of.timestamp() // 3600) - h0 + 1, 1)
-            mu = logins.group_by("broker").agg((3 * pl.col("n").sum() / hours).alias("_mu"))
+            mu = logins.group_by("broker", maintain_order=True).agg((3 * pl.col("n").sum() / hours).alias("_mu"))
             d = decl.with_columns(_hour("declared_at").alias("_h")).select("order_id", "broker_id", "_h")
             win = pl.concat([d.with_columns((pl.col("_h") + k).alias("h")) for k in (-1, 0, 1)])
             cnt = (
                 win.join(logins, left_on=["broker_id", "h"], right_on=["broker", "h"], how="left")
-                .group_by("order_id", "broker_id").agg(pl.col("n").fill_null(0).sum().alias("_n"))
+                .group_by("order_id", "broker_id", maintain_order=True).agg(pl.col("n").fill_null(0).sum().alias("_n"))
                 .join(mu, left_on="broker_id", right_on="broker", how="left")
             )
             from scipy.stats import poisson

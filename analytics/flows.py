@@ -264,8 +264,8 @@ def _concentration(
     for dims in sets:
         if set(dims) == {"warehouse_id", "region"}:
             continue  # a warehouse lies in one region: the pair says nothing new
-        lo = sel.group_by(list(dims)).agg(pl.col("orders").sum().alias("x"))
-        al = seg_all.group_by(list(dims)).agg(pl.col("orders").sum().alias("n"))
+        lo = sel.group_by(list(dims), maintain_order=True).agg(pl.col("orders").sum().alias("x"))
+        al = seg_all.group_by(list(dims), maintain_order=True).agg(pl.col("orders").sum().alias("n"))
         for rec in lo.join(al, on=list(dims), how="left").iter_rows(named=True):
             x, n = int(rec["x"]), int(rec["n"] or 0)
             share_orders = n / total_orders
@@ -299,8 +299,8 @@ def _concentration(
         for d in DIMENSIONS:
             if d in where or n_loops == 0 or n_all == 0:
                 continue
-            lo = ctx_loops.group_by(d).agg(pl.col("orders").sum().alias("x"))
-            al = ctx_all.group_by(d).agg(pl.col("orders").sum().alias("n"))
+            lo = ctx_loops.group_by(d, maintain_order=True).agg(pl.col("orders").sum().alias("x"))
+            al = ctx_all.group_by(d, maintain_order=True).agg(pl.col("orders").sum().alias("n"))
             for value, x, n in lo.join(al, on=d, how="left").select(d, "x", "n").iter_rows():
                 share = (n or 0) / n_all
                 if share <= 0 or share >= 1 or x / n_loops <= share:

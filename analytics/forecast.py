@@ -415,7 +415,7 @@ def _fit(train: pl.DataFrame, info: FrameInfo, random_state: int) -> Model:
         if k.sum() >= MIN_NODE_RESIDUALS:
             residuals[str(node)] = _thin(np.sort(res[k]))
 
-    med = train.group_by("node").agg(pl.col("remaining_h").median())
+    med = train.group_by("node", maintain_order=True).agg(pl.col("remaining_h").median())
     return Model(
         regressor=reg, residuals=residuals, categories=categories,
         naive_h=dict(zip(med["node"].to_list(), med["remaining_h"].to_list())),

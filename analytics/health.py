@@ -305,12 +305,12 @@ def slice_health(
 
     d_agg = (
         delays.join(dims, on="order_id", how="inner")
-        .group_by(keys)
+        .group_by(keys, maintain_order=True)
         .agg(pl.len().cast(pl.Int64).alias("delays"), pl.col("notified").sum().cast(pl.Int64).alias("delays_notified"))
     )
     t_agg = (
         tickets.join(dims, on="order_id", how="inner")
-        .group_by(keys)
+        .group_by(keys, maintain_order=True)
         .agg(
             pl.len().cast(pl.Int64).alias("tickets"),
             pl.col("response_h").median().alias("median_response_h"),

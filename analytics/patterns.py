@@ -242,12 +242,12 @@ def mine_frame(
         return [], 0
     min_count = max(min_stalls, math.ceil(min_support * total_stalls))
     attrs = [a for a in ATTRIBUTES if tx[a].null_count() < tx.height]
-    compact = tx.group_by(["node", *attrs]).agg(
+    compact = tx.group_by(["node", *attrs], maintain_order=True).agg(
         pl.len().alias("n"),
         pl.col("stalled").sum().cast(pl.Int64).alias("a"),
         (pl.col("stalled") & (pl.col("dwell_band") == BAND_GT2)).sum().cast(pl.Int64).alias("a_gt2"),
     )
-    strata = compact.group_by("node").agg(
+    strata = compact.group_by("node", maintain_order=True).agg(
         pl.col("n").sum().alias("N"), pl.col("a").sum().alias("A")
     )
     stat_cols = ["n", "a", "a_gt2"]
@@ -255,7 +255,7 @@ def mine_frame(
     # frequent single items (anti-monotone pruning for the longer itemsets)
     frequent: dict[str, list[str]] = {}
     for a in attrs:
-        s = compact.filter(pl.col(a).is_not_null()).group_by(a).agg(pl.col("a").sum())
+        s = compact.filter(pl.col(a).is_not_null()).group_by(a, maintain_order=True).agg(pl.col("a").sum())
         vals = s.filter(pl.col("a") >= min_count)[a].to_list()
         if vals:
             frequent[a] = vals
@@ -270,7 +270,7 @@ def mine_frame(
             f = compact.filter(pl.all_horizontal(pl.col(c).is_in(frequent[c]) for c in combo))
             if f.height == 0:
                 continue
-            g = f.group_by(["node", *combo]).agg(pl.col(c).sum() for c in stat_cols)
+            g = f.group_by(["node", *combo], maintain_order=True).agg(pl.col(c).sum() for c in stat_cols)
             g = g.join(strata, on="node")
             found = False
             if size <= max_len - 1:  # with the node item: one stratum
@@ -341,7 +341,7 @@ def _across(g: pl.DataFrame, combo: tuple[str, ...], norm: Any) -> pl.DataFrame:
               / (pl.col("N") ** 2 * (pl.col("N") - 1)))
         .otherwise(0.0).alias("_v"),
     )  # fmt: skip
-    s = k.group_by(list(combo)).agg(
+    s = k.group_by(list(combo), maintain_order=True).agg(
         pl.col("a").sum(), pl.col("n").sum(), pl.col("a_gt2").sum(),
         pl.col("_num").sum(), pl.col("_den").sum(), pl.col("_e").sum(), pl.col("_v").sum(),
         pl.col("node").sort_by("a").last().alias("top_node"),
@@ -545,7 +545,7 @@ def library_report(stores: Stores, weeks: int = 4) -> list[dict[str, Any]]:
     for r in lib.sort("name", "version").iter_rows(named=True):
         h = hits.filter(pl.col("pattern_id") == r["pattern_id"])
         per_run = (
-            h.group_by("run_id").agg(pl.len().alias("hits"), pl.col("recorded_at").min().alias("at"))
+            h.group_by("run_id", maintain_order=True).agg(pl.len().alias("hits"), pl.col("recorded_at").min().alias("at"))
             .sort("at").to_dicts()
         )  # fmt: skip
         weekly = []

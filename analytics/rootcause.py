@@ -443,7 +443,7 @@ class _Ctx:
             for d in ("equipment_id", "inspector_id", "zone_id", "calibration", "humidity_band"):
                 parts.append(uq.select("unit", pl.lit(d).alias("dim"), pl.col(d).cast(pl.String).alias("value")))
             worst = (
-                qc.group_by("order_id")
+                qc.group_by("order_id", maintain_order=True)
                 .agg(pl.col("result").replace_strict({"pass": 0, "fail": 1, "rework": 2}, default=0).max().alias("r"))
                 .with_columns(pl.col("r").replace_strict({0: "pass", 1: "fail", 2: "rework"}).alias("value"))
             )
@@ -495,7 +495,7 @@ class _Ctx:
             return decl.with_columns(pl.lit("normal").alias("broker_login_rate"))
         counts = np.zeros(len(decl), np.int64)
         la = logins.with_columns(pl.col("login_at").cast(pl.Datetime("us", "UTC")))
-        by = {b: np.sort(g["login_at"].dt.epoch("ms").to_numpy()) for (b,), g in la.group_by("actor_id")}
+        by = {b: np.sort(g["login_at"].dt.epoch("ms").to_numpy()) for (b,), g in la.group_by("actor_id", maintain_order=True)}
         ts = decl["declared_at"].dt.epoch("ms").to_numpy()
         brokers = decl["broker_id"].to_numpy()
         hour = 3_600_000
@@ -523,7 +523,7 @@ class _Ctx:
         mem = self.membership()
         self.mem = mem
         j = mem.join(f.select("unit", "per", "y").with_columns(pl.Series("e", dual.e)), on="unit")
-        g = j.group_by("dim", "value", "per").agg(
+        g = j.group_by("dim", "value", "per", maintain_order=True).agg(
             pl.len().alias("n"), pl.col("y").sum().alias("s"), (pl.col("y") ** 2).sum().alias("ss"),
             pl.col("e").sum().alias("se"),
         )
@@ -574,7 +574,7 @@ class _Ctx:
             r["score"] = _score(r)
         # candidates for merging: segments that explain a real part of the delta
         cand = sorted(
-            (r for r in rows if _power(r) >= 0.15 and r["z"] >= 2.0), key=lambda r: -r["score"]
+            (r for r in rows if _power(r) >= 0.15 and r["z"] >= 2.0), key=lambda r: (-r["score"], *_tie(r))
         )[:16]
         masks = {}
         unit_count = len(f)
@@ -588,7 +588,7 @@ class _Ctx:
         out = [self._finding(grp, masks, dual, m_tests) for grp in groups]
         used = {(r["dimension"], r["value"]) for grp in groups for r in grp} | self.hosted
         singles = [r for r in rows if (r["dimension"], r["value"]) not in used and _power(r) > 0]
-        singles.sort(key=lambda r: (-r["score"], -r["z"]))
+        singles.sort(key=lambda r: (-r["score"], -r["z"], *_tie(r)))
         for r in singles[: self.limit]:  # only what can be shown is shaped
             out.append(self._single(r))
         for r in stages + self.node_findings:
@@ -596,7 +596,7 @@ class _Ctx:
         sf = self._slice_finding(m_tests)
         if sf is not None:
             out = self._place_slice_finding(sf, out)
-        out.sort(key=lambda fd: (-fd["score"], -fd["surprise"]))
+        out.sort(key=lambda fd: (-fd["score"], -fd["surprise"], str(fd["dimension"]), str(fd["value"])))
         return out
 
     def _stage_rows(self, st: _Stats) -> list[dict]:
@@ -637,12 +637,12 @@ class _Ctx:
         mk = lambda r: masks[(r["dimension"], r["value"])]  # noqa: E731
         ents = [r for r in grp if r["kind"] == "entity"]
         conds = [r for r in grp if r["kind"] != "entity"]
-        lead = max(grp, key=lambda r: (r["score"], r["z"]))
+        lead = min(grp, key=lambda r: (-r["score"], -r["z"], *_tie(r)))
         cur = mk(lead).copy()
         goal = NARROW * _power(dual.of_mask(cur))
         related = []
         included = [lead]
-        for r in sorted(ents, key=lambda r: (-_power(r), -r["z"])):
+        for r in sorted(ents, key=lambda r: (-_power(r), -r["z"], *_tie(r))):
             if r is lead:
                 continue
             if _keeps(dual, cur, cur & mk(r)):
@@ -664,7 +664,7 @@ class _Ctx:
             conds = [r for r in conds if r is not lead]
         ents = [r for r in included if r["kind"] == "entity"]
         # name it: the fewest included segments whose intersection is (about) the finding
-        included.sort(key=lambda r: mk(r).sum())
+        included.sort(key=lambda r: (mk(r).sum(), *_tie(r)))
         core, inter = [], None
         size = max(int(cur.sum()), 1)
         for r in included:
@@ -691,7 +691,7 @@ class _Ctx:
         cond_list = [
             {"dimension": r["dimension"], "value": r["value"], "contribution": round(r["share"], 3),
              "surprise": round(r["z"], 2)}
-            for r in sorted(conds, key=lambda r: -r["score"])
+            for r in sorted(conds, key=lambda r: (-r["score"], *_tie(r)))
         ]  # fmt: skip
         fd = self._shape(dim, val, segment, ctx, cond_list, stat)
         if related:
@@ -712,7 +712,7 @@ class _Ctx:
             return None
         cov = (
             self.mem.filter(pl.col("unit").is_in(units) & pl.col("dim").is_in(list(ENTITY)))
-            .group_by("dim", "value").agg(pl.len().alias("k"))
+            .group_by("dim", "value", maintain_order=True).agg(pl.len().alias("k"))
             .filter(pl.col("k") >= 0.8 * len(units))
         )  # fmt: skip
         best = None
@@ -794,7 +794,7 @@ class _Ctx:
             else:
                 rep = rep.filter(pl.col("qc_warehouse_id") == (segment.get("warehouse_id") or out.get("warehouse_id")))
             if len(rep) >= 5:
-                top = rep.group_by("equipment_id").len().sort(["len", "equipment_id"], descending=[True, False])
+                top = rep.group_by("equipment_id", maintain_order=True).len().sort(["len", "equipment_id"], descending=[True, False])
                 eq, k = top.row(0)
                 if k >= 0.7 * len(rep):
                     out["equipment_id"] = eq
@@ -1083,6 +1083,16 @@ def _kind(dim: str) -> str:
     if dim in MECHANISM:
         return "mechanism"
     return "entity"
+
+
+# Ties are broken by specificity (a device before its zone before its warehouse), then by name:
+# the same question always gets the same answer, whatever order the store returned rows in.
+_SPECIFICITY = {"equipment_id": 0, "inspector_id": 0, "operator_id": 0, "zone_id": 1,
+                "warehouse_id": 2, "region": 3}  # fmt: skip
+
+
+def _tie(r: dict) -> tuple[int, str, str]:
+    return (_SPECIFICITY.get(r["dimension"], 1), str(r["dimension"]), str(r["value"]))
 
 
 def _power(r: dict) -> float:
