@@ -408,11 +408,11 @@ def _sanitized(path: Path, encoding: str) -> Iterator[tuple[Path, list[tuple[int
             lines = Lines(f)
             while (line := lines.peek()) is not None:
                 lines.pop()
-                text = line.text.rstrip("\r\n")
-                problem = line.problem() or (
+                text = "" if line.blank else line.text.rstrip("\r\n")
+                problem = text and (line.problem() or (
                     "a control character (0x1F) outside a string" if "\x1f" in text
                     else "a carriage return inside the line" if "\r" in text else None
-                )  # fmt: skip
+                ))  # fmt: skip
                 if problem:
                     rejects.append((line.number, f"malformed row at line {line.number}: {problem}",
                                     line.raw))  # fmt: skip

@@ -155,11 +155,13 @@ def as_utf8(path: Path, encoding: str) -> Iterator[Path]:
 def needs_care(path: Path, start: int, jsonl: bool) -> bool:
     """Whether a UTF-8 file holds something the DuckDB fast path would stop at or read
     differently: a NUL byte, a line over MAX_RECORD_BYTES; for JSON Lines also bytes that are
-    not UTF-8, the unit separator (0x1F, its column delimiter) and a lone carriage return. One
-    pass in C-speed steps (memchr, the UTF-8 decoder), a few Python steps per MiB."""
+    not UTF-8, the unit separator (0x1F, its column delimiter), a lone carriage return, and
+    CRLF mixed with LF line endings. One pass in C-speed steps (memchr, the UTF-8 decoder), a
+    few Python steps per MiB."""
     run = 0  # bytes since the last newline
     carry = b""  # an incomplete UTF-8 sequence at the end of the previous chunk
     last = b""
+    endings = [0, 0]  # lines ending in CRLF, in LF alone
     with path.open("rb") as f:
         f.seek(start)
         while chunk := f.read(MAX_RECORD_BYTES):
@@ -176,10 +178,13 @@ def needs_care(path: Path, start: int, jsonl: bool) -> bool:
                 return True
             if jsonl:
                 joined = last + chunk
-                if b"\r" in joined and (
-                    joined.count(b"\r") - joined.count(b"\r\n") > (joined[-1:] == b"\r")
-                ):
-                    return True
+                crlf = joined.count(b"\r\n") if b"\r" in joined else 0
+                if crlf < joined.count(b"\r") - (joined[-1:] == b"\r"):
+                    return True  # a lone carriage return
+                endings[0] += crlf
+                endings[1] += chunk.count(b"\n") - crlf
+                if endings[0] and endings[1]:
+                    return True  # CRLF and LF mixed: DuckDB's line reader stops at that
                 last = chunk[-1:]
                 if carry or not chunk.isascii():
                     data = carry + chunk

@@ -436,6 +436,14 @@ def test_jsonl_bom_and_utf16_are_read(tmp_path, events, encoding):
     assert rows.height == len(_lines(events)) and rejects.height == 0
 
 
+def test_jsonl_mixing_crlf_and_lf_line_endings(tmp_path, events):
+    lines = _lines(events)
+    data = b"\r\n".join(lines[:100]) + b"\r\n" + b"\n".join(lines[100:]) + b"\n\r\n"
+    rows, rejects = _all(_read(tmp_path, "order_events.jsonl", data))
+    assert rows.height == len(lines) and rejects.height == 0
+    assert rows[ROW].to_list() == list(range(1, len(lines) + 1))
+
+
 def test_empty_jsonl_has_no_rows(tmp_path):
     (part,) = _read(tmp_path, "order_events.jsonl", b"")
     assert part.rows.height == 0 and part.rejects.height == 0

@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from orderscope.ingest.readers import (
     MAX_RECORD_BYTES,
@@ -118,6 +118,8 @@ def test_csv_any_bytes(data, header, chunk_rows):
 
 @SETTINGS
 @given(data=_BYTES, chunk_rows=st.sampled_from([None, 1, 7]))
+@example(data=b"\n\r\n", chunk_rows=None)  # CRLF mixed with LF stopped DuckDB's line reader
+@example(data=b"\r\t", chunk_rows=None)  # a blank line holding a carriage return
 def test_jsonl_any_bytes(data, chunk_rows):
     parts = outcome("order_events.jsonl", data, chunk_rows)
     if parts is None:
