@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,8 @@ services_app = typer.Typer(help="Install, start and stop the local Neo4j and Pos
 app.add_typer(services_app, name="services")
 # Everything printed through these is rich markup: values from data, files or the user go
 # through orderscope.display.esc (no markup, control characters shown escaped). No :emoji: codes.
+# The pool reports each lost connection on its own logger; the command says it once, clearly.
+logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
 console = Console(stderr=True, emoji=False)
 out = Console(emoji=False)
 
