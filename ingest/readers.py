@@ -96,8 +96,31 @@ class ReadResult:
             raw = pl.col(RAW)
         else:
             fields = [c for c in self.rows.columns if c not in (ROW, RAW)]
-            raw = pl.struct([pl.col(c).cast(pl.String) for c in fields]).struct.json_encode()
+            raw = pl.struct(
+                [_as_text(c, picked.schema[c]) for c in fields]
+            ).struct.json_encode()
         return picked.select(ROW, "reason", clip_expr(raw).alias("raw"))
+
+
+# Instants polars can write as text (years 1–9999), in epoch microseconds.
+_TEXT_RANGE_US = (-62_135_596_800_000_000, 253_402_300_799_999_999)
+
+
+def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A column as text for the raw row; a timestamp outside years 1–9999 (which polars cannot
+    format) is written as its epoch microseconds instead."""
+    if not isinstance(dtype, pl.Datetime):
+        return pl.col(name).cast(pl.String)
+    unit = dtype.time_unit or "us"
+    raw = pl.col(name).cast(pl.Int64)  # the stored count, in the column's own unit
+    scale = {"ns": 1000, "us": 1, "ms": 0.001}[unit]
+    low, high = (int(bound * scale) for bound in _TEXT_RANGE_US)
+    return (
+        pl.when(raw.is_between(low, high))
+        .then(pl.col(name).cast(pl.String))
+        .otherwise(pl.format("{} {} since 1970-01-01", raw, pl.lit(unit)))
+        .alias(name)
+    )
 
 
 def discover(folder: Path) -> tuple[list[SourceFile], list[Path]]:

@@ -465,3 +465,23 @@ def test_a_file_that_vanishes_is_unreadable(tmp_path, orders):
     shutil.rmtree(tmp_path / "in")
     with pytest.raises(UnreadableFile, match=r"^orders.csv: cannot be read \(No such file"):
         list(read_chunks(source))
+
+
+def test_parquet_instant_beyond_year_9999_is_quarantined_with_its_raw_value(generated, copy_of, embedded):
+    """polars cannot write such an instant as text: the raw row keeps its count instead of the
+    ingest dying while it quarantines the row."""
+    import polars as pl
+
+    from orderscope.ingest.pipeline import ingest_folder
+
+    folder = copy_of(generated())
+    path = folder / "climate_readings.parquet"
+    good = pl.read_parquet(path)
+    far = good.head(1).with_columns(
+        pl.lit(2**62, dtype=pl.Int64).cast(pl.Datetime("ms", "UTC")).alias("at")
+    )
+    pl.concat([good, far]).write_parquet(path)
+    c = ingest_folder(folder, embedded).to_dict()["kinds"]["climate_readings"]
+    assert (c["accepted"], c["rejected"]) == (good.height, 1)
+    (raw,) = embedded.series.quarantine_rows(5)["raw"].to_list()
+    assert f"{2**62} ms since 1970-01-01" in raw
