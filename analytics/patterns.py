@@ -589,14 +589,8 @@ def _utc(value: datetime | None) -> datetime | None:
 # --- CLI --------------------------------------------------------------------------------------
 
 
-def register(app: Any) -> None:
-    """Add the `patterns` command group (mine, keep, list) to the orderscope CLI app."""
-    from orderscope.analytics._pm_cli import register as _register
-
-    _register(app)
-
 
 __all__ = [
     "MiningRun", "Pattern", "display_name", "keep", "library", "library_report", "mine_frame",
-    "mine_patterns", "parse_items", "pattern_id", "record_hits", "register", "run_mining",
+    "mine_patterns", "parse_items", "pattern_id", "record_hits", "run_mining",
 ]  # fmt: skip

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from orderscope.display import MAX_RAW, MAX_VALUE, esc, visible
+from orderscope.cli.display import MAX_RAW, MAX_VALUE, esc, visible
 from rich.console import Console
 from rich.table import Table
 

@@ -1,6 +1,6 @@
 """CLI commands of the analytics: `stalls`, `flows`, `health`.
 
-Attach them to the main app with `orderscope.analytics.commands.register(app)`.
+Attached to the main app by `orderscope.cli` (`register(app)`).
 """
 
 
@@ -29,10 +29,8 @@ def _hours(ms: Any) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add `stalls`, `flows` and `health` to the orderscope CLI app."""
-    from orderscope.cli import (
-        BackendOpt, DataDir, JsonOpt, _fail, _print_json, _settings, out, stores_for,
-    )
-    from orderscope.display import esc  # every value printed verbatim, never as markup
+    from orderscope.cli.shared import BackendOpt, DataDir, JsonOpt, fail, print_json, settings_for, out, stores_for
+    from orderscope.cli.display import esc  # every value printed verbatim, never as markup
 
     @app.command()
     def stalls(
@@ -56,14 +54,14 @@ def register(app: typer.Typer) -> None:
         try:
             start = _when(since)
         except ValueError as e:
-            _fail(str(e))
-        with stores_for(_settings(data_dir, backend)) as stores:
+            fail(str(e))
+        with stores_for(settings_for(data_dir, backend)) as stores:
             as_of = stores.series.data_clock()
             frame = find_stalls(stores, start, open_only)
         total = frame.height
         rows = frame.head(limit).to_dicts() if limit > 0 else frame.to_dicts()
         if as_json:
-            _print_json({"as_of": as_of, "since": start, "open_only": open_only, "total": total,
+            print_json({"as_of": as_of, "since": start, "open_only": open_only, "total": total,
                          "stalls": rows})  # fmt: skip
             return
         from rich.table import Table
@@ -99,11 +97,11 @@ def register(app: typer.Typer) -> None:
             p = parse_period(period)
             b = parse_period(baseline) if baseline else None
         except ValueError as e:
-            _fail(str(e))
-        with stores_for(_settings(data_dir, backend)) as stores:
+            fail(str(e))
+        with stores_for(settings_for(data_dir, backend)) as stores:
             result = flow_anomalies(stores, p, b, top=top)
         if as_json:
-            _print_json(result)
+            print_json(result)
             return
         o = result["orders"]
         out.print(f"[bold]{esc(result['period']['label'])}[/] ({o['period']:,} orders) vs "
@@ -144,8 +142,8 @@ def register(app: typer.Typer) -> None:
         try:
             p = parse_period(period) if period else None
         except ValueError as e:
-            _fail(str(e))
-        with stores_for(_settings(data_dir, backend), errors=(UnknownOrder, ValueError)) as stores:
+            fail(str(e))
+        with stores_for(settings_for(data_dir, backend), errors=(UnknownOrder, ValueError)) as stores:
             if order_id:
                 data: Any = order_health(stores, order_id)
             else:
@@ -158,7 +156,7 @@ def register(app: typer.Typer) -> None:
                 data = {"period": {"label": p.label, "start": p.start, "end": p.end}, "by": dims,
                         "slices": frame.to_dicts()}  # fmt: skip
         if as_json:
-            _print_json(data)
+            print_json(data)
             return
         if order_id:
             c = data["components"]

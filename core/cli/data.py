@@ -1,95 +1,30 @@
-"""The `orderscope` command line: generate, ingest, snapshot, stats, demo, reset, services."""
+"""Commands over the data: generate, ingest, snapshot, stats, quarantine, reset, demo and
+dashboard."""
 
 from __future__ import annotations
 
 import json
-import logging
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
-from orderscope.config import Settings, load_settings
-from orderscope.display import MAX_RAW, MAX_VALUE, esc, visible
-
-if TYPE_CHECKING:
-    from orderscope.stores import Stores
-
-app = typer.Typer(
-    help="orderscope: every order traceable, every delay explainable.",
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+from orderscope.cli.shared import (
+    BackendOpt,
+    DataDir,
+    JsonOpt,
+    app,
+    console,
+    fail,
+    out,
+    print_json,
+    progress_bar,
+    settings_for,
+    stores_for,
 )
-services_app = typer.Typer(help="Install, start and stop the local Neo4j and PostgreSQL+TimescaleDB.")
-app.add_typer(services_app, name="services")
-# Everything printed through these is rich markup: values from data, files or the user go
-# through orderscope.display.esc (no markup, control characters shown escaped). No :emoji: codes.
-# The pool reports each lost connection on its own logger; the command says it once, clearly.
-logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
-console = Console(stderr=True, emoji=False)
-out = Console(emoji=False)
-
-DataDir = Annotated[
-    Optional[Path],
-    typer.Option("--data-dir", help="Where the embedded stores live (env ORDERSCOPE_DATA_DIR)."),
-]
-BackendOpt = Annotated[
-    Optional[str],
-    typer.Option("--backend", help="embedded (LadybugDB + DuckDB) or server (Neo4j + TimescaleDB)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _settings(data_dir: Path | None, backend: str | None) -> Settings:
-    if backend not in (None, "embedded", "server"):
-        _fail(f"--backend must be 'embedded' or 'server', not {backend!r}")
-    return load_settings(data_dir=data_dir, backend=backend)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[bold red]error:[/] {esc(message, multiline=True)}")
-    raise typer.Exit(code)
-
-
-def _print_json(data: Any) -> None:
-    from orderscope.snapshot import jsonable
-
-    sys.stdout.write(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n")
-
-
-@contextmanager
-def stores_for(
-    settings: Settings, read_only: bool = True, errors: tuple[type[Exception], ...] = ()
-) -> Iterator[Stores]:
-    """The stores for a command; an unreachable store, or one of `errors` raised by the work,
-    ends the command with its message and a non-zero exit instead of a traceback."""
-    from orderscope.stores import StoreUnavailable, open_stores
-
-    try:
-        with open_stores(settings, read_only=read_only) as stores:
-            yield stores
-    except (StoreUnavailable, *errors) as e:
-        _fail(str(e))
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}", style="bold", markup=False),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
+from orderscope.cli.display import MAX_RAW, MAX_VALUE, esc, visible
+from orderscope.config import Settings
 
 
 @app.command()
@@ -105,7 +40,7 @@ def generate(
     ground truth (ground_truth.json)."""
     from orderscope.generator import generate as run
 
-    with _progress() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("generating", total=100)
 
         def step(message: str, fraction: float) -> None:
@@ -125,7 +60,7 @@ def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool
     try:
         files, _ = discover(folder) if folder.is_dir() else ([], [])
         total = sum(f.path.stat().st_size for f in files)
-        with open_stores(settings) as stores, _progress() as bar:
+        with open_stores(settings) as stores, progress_bar() as bar:
             task = bar.add_task("ingesting", total=max(len(files), 1))
             report = ingest_folder(
                 folder,
@@ -137,18 +72,18 @@ def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool
             )
             bar.update(task, description="ingested")
     except (IngestError, StoreUnavailable) as e:
-        _fail(str(e))
+        fail(str(e))
     except Exception as e:  # a store that went away mid-run: say so, and that a rerun is safe
         if not is_store_error(e):
             raise
-        _fail(
+        fail(
             f"a store failed during ingest ({type(e).__name__}: {esc(e, MAX_VALUE)}). Nothing is "
             "lost: once it is reachable again, run the same command and it completes exactly"
         )
     data = report.to_dict()
     data["bytes"] = total
     if as_json:
-        _print_json(data)
+        print_json(data)
     else:
         _print_ingest(data)
     return data
@@ -204,7 +139,7 @@ def ingest(
     """Validate, link and load every recognised source file in FOLDER; bad rows and conflicts
     go to quarantine with their reason; files already ingested are skipped. Exits 3 when a file
     could not be read (the others are ingested; the summary says why)."""
-    data = _run_ingest(_settings(data_dir, backend), folder, reprocess, as_json)
+    data = _run_ingest(settings_for(data_dir, backend), folder, reprocess, as_json)
     if data["failed_files"]:
         raise typer.Exit(3)
 
@@ -219,12 +154,12 @@ def snapshot(
     """The whole digital archive of one order: status changes, dwell, linked records, stall."""
     from orderscope.snapshot import UnknownOrder, build_snapshot
 
-    with stores_for(_settings(data_dir, backend), errors=(UnknownOrder,)) as stores:
+    with stores_for(settings_for(data_dir, backend), errors=(UnknownOrder,)) as stores:
         snap = build_snapshot(stores, order_id)
     if as_json:
-        _print_json(snap)
+        print_json(snap)
     else:
-        from orderscope.timeline import print_timeline
+        from orderscope.cli.timeline import print_timeline
 
         print_timeline(out, snap)
 
@@ -234,10 +169,10 @@ def stats(as_json: JsonOpt = False, data_dir: DataDir = None, backend: BackendOp
     """Record counts per source kind and per store, and the quarantine count."""
     from orderscope.stats import collect_stats
 
-    with stores_for(_settings(data_dir, backend)) as stores:
+    with stores_for(settings_for(data_dir, backend)) as stores:
         data = collect_stats(stores)
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     table = Table(title=f"orderscope store ({data['backend']})")
     table.add_column("source kind")
@@ -258,10 +193,10 @@ def quarantine(
 ) -> None:
     """Show quarantined rows (rejected, or in conflict with a stored record) with the reason,
     newest first."""
-    with stores_for(_settings(data_dir, backend)) as stores:
+    with stores_for(settings_for(data_dir, backend)) as stores:
         rows = stores.series.quarantine_rows(limit).to_dicts()
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for r in rows:  # values cut at MAX_VALUE (the raw row at MAX_RAW); --json prints them whole
         label = "[magenta]conflict[/]" if r.get("outcome") == "conflict" else "[red]rejected[/]"
@@ -277,9 +212,9 @@ def reset(
     backend: BackendOpt = None,
 ) -> None:
     """Empty this backend's stores (graph, series, ledger, quarantine)."""
-    settings = _settings(data_dir, backend)
+    settings = settings_for(data_dir, backend)
     if not yes:
-        _fail(f"this deletes all orderscope data of the {settings.backend} backend; add --yes")
+        fail(f"this deletes all orderscope data of the {settings.backend} backend; add --yes")
     with stores_for(settings, read_only=False) as stores:
         stores.graph.reset()
         stores.series.reset()
@@ -299,7 +234,7 @@ def demo(
     backend: BackendOpt = None,
 ) -> None:
     """Generate demo data, ingest it, and serve the dashboard: the whole loop in one go."""
-    settings = _settings(data_dir, backend)
+    settings = settings_for(data_dir, backend)
     generate(out_dir=out_dir, orders=orders, seed=seed, scenario="default")
     data = _run_ingest(settings, out_dir, reprocess=False, as_json=False)
     truth = out_dir / "ground_truth.json"
@@ -337,7 +272,7 @@ def dashboard(
     store, until Ctrl+C."""
     from orderscope.dashboard.app import serve as serve_dashboard
 
-    serve_dashboard(_settings(data_dir, backend), host=host, port=port)
+    serve_dashboard(settings_for(data_dir, backend), host=host, port=port)
 
 
 def _incidents(truth: Path) -> list[dict]:
@@ -356,70 +291,3 @@ def _example_order(settings: Settings) -> str | None:
             ["QC_INSPECTING"],
         )
     return frame.item(0, 0) if frame.height else None
-
-
-@services_app.command("up")
-def services_up(as_json: JsonOpt = False) -> None:
-    """Install (once) and start Neo4j and PostgreSQL+TimescaleDB on 127.0.0.1."""
-    from orderscope.services import up
-
-    from orderscope.services import ServiceError
-
-    try:
-        with console.status("starting services") as status:
-            result = up(load_settings(), progress=lambda msg: status.update(Text(visible(msg))))
-    except ServiceError as e:
-        _fail(str(e))
-    _print_json(result) if as_json else _print_services(result)
-
-
-@services_app.command("down")
-def services_down(as_json: JsonOpt = False) -> None:
-    """Stop the services that `services up` started."""
-    from orderscope.services import down
-
-    result = down(load_settings())
-    _print_json(result) if as_json else _print_services(result)
-
-
-@services_app.command("status")
-def services_status(as_json: JsonOpt = False) -> None:
-    """Which services are up, and their versions."""
-    from orderscope.services import status
-
-    result = status(load_settings())
-    _print_json(result) if as_json else _print_services(result)
-
-
-def _print_services(result: dict) -> None:
-    table = Table()
-    for col in ("service", "state", "version", "port", "started by orderscope", "seconds"):
-        table.add_column(col)
-    for name in ("postgres", "neo4j"):
-        info = result.get(name)
-        if not isinstance(info, dict):
-            continue
-        version = info.get("version", "")
-        if info.get("timescaledb"):
-            version = f"{version} + timescaledb {info['timescaledb']}"
-        table.add_row(*(esc(v) for v in (
-            name, info.get("state", ""), version, info.get("port", ""),
-            info.get("started_by_us", ""), info.get("seconds", ""),
-        )))
-    out.print(table)
-
-
-def _register_analytics() -> None:
-    """Analytics commands live with the analytics; they add themselves to this app."""
-    from orderscope.analytics import commands, forecast, patterns, rootcause
-
-    commands.register(app)
-    rootcause.register(app)
-    patterns.register(app)
-    forecast.register(app)
-
-
-_register_analytics()
-
-if __name__ == "__main__":
-    app()

@@ -20,9 +20,9 @@ from orderscope.analytics.patterns import (
 
 def register(app: Any) -> None:
     """Add the `patterns` command group (mine, keep, list) to the orderscope CLI app."""
-    from orderscope.analytics.commands import _when
-    from orderscope.cli import BackendOpt, DataDir, JsonOpt, _fail, _print_json, _settings, out
-    from orderscope.display import esc  # every value printed verbatim, never as markup
+    from orderscope.cli.analytics import _when
+    from orderscope.cli.shared import BackendOpt, DataDir, JsonOpt, fail, out, print_json, settings_for
+    from orderscope.cli.display import esc  # every value printed verbatim, never as markup
 
     sub = typer.Typer(help="Stall-pattern library: mine condition sets that co-occur with stalls; keep and track them.",
                       no_args_is_help=True)  # fmt: skip
@@ -35,7 +35,7 @@ def register(app: Any) -> None:
         try:
             return _when(since), _when(until)
         except ValueError as e:
-            _fail(str(e))
+            fail(str(e))
             raise
 
     @sub.command("mine")
@@ -55,12 +55,12 @@ def register(app: Any) -> None:
 
         s, u = window_of(since, until)
         try:
-            with open_stores(_settings(data_dir, backend), read_only=not record) as stores:
+            with open_stores(settings_for(data_dir, backend), read_only=not record) as stores:
                 run = run_mining(stores, s, u, min_support, record=record)
         except StoreUnavailable as e:
-            _fail(str(e))
+            fail(str(e))
         if as_json:
-            _print_json(run.to_dict(top))
+            print_json(run.to_dict(top))
             return
         from rich.table import Table
 
@@ -93,12 +93,12 @@ def register(app: Any) -> None:
 
         s, u = window_of(since, until)
         try:
-            with open_stores(_settings(data_dir, backend)) as stores:
+            with open_stores(settings_for(data_dir, backend)) as stores:
                 entry = keep(stores, id_or_items, name, since=s, until=u, note=note)
         except (StoreUnavailable, KeyError, ValueError) as e:
-            _fail(str(e.args[0]) if isinstance(e, KeyError) else str(e))
+            fail(str(e.args[0]) if isinstance(e, KeyError) else str(e))
         if as_json:
-            _print_json(entry)
+            print_json(entry)
             return
         what = "kept" if entry["created"] else "already kept"
         out.print(f"{what}: [bold]{esc(entry['name'])}[/] v{esc(entry['version'])} ({esc(entry['pattern_id'])}) "
@@ -115,12 +115,12 @@ def register(app: Any) -> None:
         from orderscope.stores import StoreUnavailable, open_stores
 
         try:
-            with open_stores(_settings(data_dir, backend), read_only=True) as stores:
+            with open_stores(settings_for(data_dir, backend), read_only=True) as stores:
                 rows = library_report(stores, weeks)
         except StoreUnavailable as e:
-            _fail(str(e))
+            fail(str(e))
         if as_json:
-            _print_json({"patterns": rows})
+            print_json({"patterns": rows})
             return
         from rich.table import Table
 

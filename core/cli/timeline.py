@@ -1,7 +1,7 @@
 """A readable terminal timeline of an order snapshot, for people at a console.
 
 Every value is printed verbatim (no markup, control characters escaped) and cut at
-orderscope.display.MAX_VALUE characters; `snapshot --json` has them whole."""
+orderscope.cli.display.MAX_VALUE characters; `snapshot --json` has them whole."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from orderscope.display import MAX_VALUE, esc
+from orderscope.cli.display import MAX_VALUE, esc
 from orderscope.snapshot import iso
 
 
