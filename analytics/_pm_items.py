@@ -36,9 +36,9 @@ import polars as pl
 
 from orderscope.analytics.conditions import calibration_at_inspection
 from orderscope.analytics.stalls import find_stalls
-from orderscope.graph.cypher import q
+from orderscope.graph.port import q
 from orderscope.lifecycle import Catalog
-from orderscope.stores import Stores
+from orderscope.ports import Stores
 
 # Condition attributes (the node is the stratum; it is an item too, see patterns.py).
 ATTRIBUTES: tuple[str, ...] = (

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from orderscope.graph.cypher import q
-from orderscope.series.sql import ident
+from orderscope.graph.port import q
+from orderscope.series.port import ident
 
 # Order-master columns a slice may name (and the order dimensions the drill-down decomposes over).
 ORDER_SLICE_COLUMNS: tuple[str, ...] = (

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 import polars as pl
 
 from orderscope.lifecycle import Catalog, load_catalog
-from orderscope.stores import Stores
+from orderscope.ports import Stores
 
 K = 3.0
 MAD_SCALE = 1.4826

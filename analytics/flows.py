@@ -39,7 +39,7 @@ import polars as pl
 from scipy import stats
 
 from orderscope.analytics.periods import Period, parse_period
-from orderscope.stores import Stores
+from orderscope.ports import Stores
 
 ALPHA = 0.01
 MIN_COUNT = 5

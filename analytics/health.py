@@ -34,8 +34,8 @@ import polars as pl
 
 from orderscope.analytics.periods import Period, parse_period
 from orderscope.analytics.stalls import find_stalls
-from orderscope.series.sql import ident
-from orderscope.stores import Stores
+from orderscope.series.port import ident
+from orderscope.ports import Stores
 
 PROACTIVE_LEAD = timedelta(hours=24)
 RESPONSE_TARGET_H, RESPONSE_LIMIT_H = 1.0, 24.0

@@ -49,7 +49,7 @@ import polars as pl
 
 from orderscope.analytics._pm_items import ATTRIBUTES, BAND_1_2, BAND_GT2, transactions
 from orderscope.lifecycle import Catalog, load_catalog
-from orderscope.stores import Stores
+from orderscope.ports import Stores
 
 WINDOW = timedelta(days=7)
 MAX_LEN = 3

@@ -29,7 +29,7 @@ from orderscope.analytics.baselines import (
     learn_baselines,
 )
 from orderscope.lifecycle import Catalog, load_catalog
-from orderscope.stores import Stores
+from orderscope.ports import Stores
 
 HISTORY = timedelta(days=28)
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from orderscope.lifecycle import Catalog, load_catalog
 from orderscope.sources import BY_NAME, SOURCE_KINDS
-from orderscope.stores import Stores
+from orderscope.ports import Stores
 
 SESSION_MARGIN = timedelta(hours=2)  # "around" an actor's touch of the order
 

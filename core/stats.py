@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orderscope.sources import SOURCE_KINDS
-from orderscope.stores import Stores
+from orderscope.ports import Stores
 
 
 def collect_stats(stores: Stores) -> dict[str, Any]:

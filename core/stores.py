@@ -8,22 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from orderscope.config import Settings
 from orderscope.graph.port import GraphStore
 from orderscope.series.port import SeriesStore
-
-
-@dataclass
-class Stores:
-    graph: GraphStore
-    series: SeriesStore
-    backend: str
-
-    def close(self) -> None:
-        self.graph.close()
-        self.series.close()
+from orderscope.ports import Stores
 
 
 class StoreUnavailable(RuntimeError):

@@ -21,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from orderscope.graph.port import q
 from orderscope.sources import (
     ENTITY_LABELS,
     FRAME_TYPES,
@@ -37,11 +38,6 @@ GRAPH_KINDS: tuple[SourceKind, ...] = tuple(k for k in SOURCE_KINDS if k.store =
 DIRECT_KINDS: tuple[SourceKind, ...] = tuple(k for k in GRAPH_KINDS if k.order_rel)
 BY_ORDER_REL: dict[str, SourceKind] = {k.order_rel: k for k in DIRECT_KINDS}  # type: ignore[misc]
 ORDER_LABEL: str = ORDERS.label  # type: ignore[assignment]
-
-
-def q(name: str) -> str:
-    """Backtick-quote an identifier (label, relationship type, property, alias)."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 def node_labels() -> tuple[str, ...]:

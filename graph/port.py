@@ -17,6 +17,12 @@ import polars as pl
 from orderscope.sources import SourceKind
 
 
+def q(name: str) -> str:
+    """Backtick-quote an identifier (label, relationship type, property, alias): the one way
+    query text names graph schema items, on both adapters (`Order` is reserved in Ladybug)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 class GraphStore(Protocol):
     name: str  # "ladybug" | "neo4j"
 

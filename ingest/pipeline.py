@@ -35,7 +35,7 @@ from orderscope.ingest.readers import (
 from orderscope.ingest.validate import TimeWindow, reject, validate
 from orderscope.lifecycle import Catalog, load_catalog
 from orderscope.sources import ORDER_EVENTS, ORDERS, SHIPMENTS, SOURCE_KINDS, SourceKind
-from orderscope.stores import Stores
+from orderscope.ports import Stores
 
 Progress = Callable[[str, int], None]  # (what is happening, files finished by this step: 0 or 1)
 

@@ -16,12 +16,24 @@ reserved word in DuckDB 2.0).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Protocol
 
 import polars as pl
 
 from orderscope.sources import SourceKind
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier, as query text over the series port names tables and columns
+    (both dialects). Raises on anything that is not a plain name."""
+    if not _IDENT.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return f'"{name}"'
 
 
 class SeriesStore(Protocol):

@@ -28,20 +28,11 @@ from typing import Any
 
 import polars as pl
 
+from orderscope.series.port import ident
 from orderscope.sources import SOURCE_KINDS, SourceKind
 from orderscope.sources import kind as source_kind
 
 # --- identifiers and table layout -------------------------------------------------------------
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def ident(name: str) -> str:
-    """A quoted SQL identifier. Raises on anything that is not a plain name."""
-    if not _IDENT.match(name):
-        raise ValueError(f"not a plain SQL identifier: {name!r}")
-    return f'"{name}"'
-
 
 def idents(names: Iterable[str], prefix: str = "") -> str:
     return ", ".join(prefix + ident(n) for n in names)

@@ -1,0 +1,27 @@
+"""The two store ports side by side: what every use case takes.
+
+`Stores` pairs a service graph (orderscope.graph.port.GraphStore) with a series store
+(orderscope.series.port.SeriesStore). Which adapters serve them is decided in one place,
+orderscope.stores (the composition point); use cases import this module, never that one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orderscope.graph.port import GraphStore
+from orderscope.series.port import SeriesStore
+
+
+@dataclass
+class Stores:
+    graph: GraphStore
+    series: SeriesStore
+    backend: str
+
+    def close(self) -> None:
+        self.graph.close()
+        self.series.close()
+
+
+__all__ = ["GraphStore", "SeriesStore", "Stores"]
