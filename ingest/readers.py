@@ -284,7 +284,8 @@ def _oversize(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     bad = marked.filter(pl.col("_reason").is_not_null())
     if not bad.height:
         return frame, _rejects([])
-    raw = pl.struct([pl.col(c).cast(pl.String) for c in frame.columns if c != ROW]).struct.json_encode()
+    fields = [_as_text(c, frame.schema[c]) for c in frame.columns if c != ROW]
+    raw = pl.struct(fields).struct.json_encode()
     rejects = bad.select(ROW, pl.format("malformed row: {}", "_reason").alias("reason"),
                          clip_expr(raw).alias("raw"))  # fmt: skip
     return marked.filter(pl.col("_reason").is_null()).drop("_reason"), rejects
