@@ -281,6 +281,13 @@ def _split_known(
     )
 
 
+def _cut(value: pl.Expr, limit: int = 200) -> pl.Expr:
+    """A value quoted in a reason, cut (the raw row keeps it whole)."""
+    return pl.when(value.str.len_chars() > limit).then(
+        pl.concat_str(value.str.slice(0, limit), pl.lit("…"))
+    ).otherwise(value)
+
+
 def _check_references(
     kind: SourceKind, good: pl.DataFrame, stores: Stores
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
@@ -290,14 +297,14 @@ def _check_references(
             good,
             ~pl.col("order_id").is_in(known.implode()),
             pl.format("unknown order '{}' (not in orders; ingest the order master first)",
-                      pl.col("order_id")),
+                      _cut(pl.col("order_id"))),
         )
     if kind.name == "logistics_tracks":
         known = stores.graph.known_keys(SHIPMENTS, good.get_column("waybill").unique())
         return reject(
             good,
             ~pl.col("waybill").is_in(known.implode()),
-            pl.format("unknown waybill '{}' (no shipment carries it)", pl.col("waybill")),
+            pl.format("unknown waybill '{}' (no shipment carries it)", _cut(pl.col("waybill"))),
         )
     return good, None
 

@@ -169,3 +169,12 @@ def _containers() -> Iterator[None]:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its layer (unit, integration, e2e) from its folder, so `-m unit`
+    and `-m "not e2e"` select layers."""
+    for item in items:
+        layer = Path(str(item.fspath)).parent.name
+        if layer in ("unit", "integration", "e2e"):
+            item.add_marker(getattr(pytest.mark, layer))

@@ -16,7 +16,7 @@ from orderscope.config import load_settings
 
 from tests.conftest import _local_services_started_by, _stop_local_services
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class FakeServices:
@@ -121,7 +121,7 @@ def test_a_real_session_stops_the_services_it_started_and_the_readme_command_lea
         assert not services.status(nested)["all_up"]
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "server",
-             "tests/test_service_secrets.py::test_set_up_services_leave_no_secret_in_logs_or_process_arguments"],
+             "tests/unit/test_service_secrets.py::test_set_up_services_leave_no_secret_in_logs_or_process_arguments"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

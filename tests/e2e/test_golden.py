@@ -1,9 +1,9 @@
 """Golden outputs: the JSON of snapshot, rootcause, stalls, flows and patterns mine on a fixed
 seed stays exactly what it was before a restructuring (floats to 6 decimals, timings dropped).
 
-The files under tests/golden/ were taken before the application-layer move. If a change is meant
+The files under tests/e2e/golden/ were taken before the application-layer move. If a change is meant
 to alter an output, regenerate them with `ORDERSCOPE_UPDATE_GOLDEN=1 python -m pytest
-tests/test_golden.py` and say why in the commit.
+tests/e2e/test_golden.py` and say why in the commit.
 """
 
 from __future__ import annotations
