@@ -122,9 +122,11 @@ def test_no_look_ahead_in_a_past_as_of(ingested):
 
 def test_cli_json(fitted, monkeypatch):
     settings, model, _, _ = fitted
-    monkeypatch.setattr(fc, "train", lambda stores, **kw: model)  # the CLI path, not a retrain
+    from orderscope.cli import forecast as forecast_cli
+
+    monkeypatch.setattr(forecast_cli, "train", lambda stores, **kw: model)  # the CLI path, not a retrain
     app = typer.Typer()
-    fc.register(app)
+    forecast_cli.register(app)
 
     @app.command()
     def _other() -> None:  # keep the forecast command a named subcommand

@@ -172,7 +172,7 @@ def test_cli_json_and_table(ingested):
     import typer
     from typer.testing import CliRunner
 
-    from orderscope.analytics.rootcause import register
+    from orderscope.cli.rootcause import register
 
     settings, folder = ingested(ORDERS, SEEDS[0], "default")
     inc = next(i for i in _truth(folder)["incidents"] if i["kind"] == "customs_stall")
