@@ -42,15 +42,32 @@ from orderscope.ports import Stores
 
 # Condition attributes (the node is the stratum; it is an item too, see patterns.py).
 ATTRIBUTES: tuple[str, ...] = (
-    "warehouse", "zone", "channel", "sku_category", "zone_humidity", "equipment",
-    "equipment_calibration", "broker", "broker_login_rate", "carrier", "carrier_load",
-)  # fmt: skip
+    "warehouse",
+    "zone",
+    "channel",
+    "sku_category",
+    "zone_humidity",
+    "equipment",
+    "equipment_calibration",
+    "broker",
+    "broker_login_rate",
+    "carrier",
+    "carrier_load",
+)
 
 # Nodes whose zone is known when the visit starts (the order's first warehouse task starts
 # with picking): attaching a zone to an earlier node would leak the order's future progress.
-WAREHOUSE_NODES = frozenset({
-    "PICKING", "PICKED", "QC_INSPECTING", "QC_PASSED", "PACKED", "SORTED", "LOADED",
-})  # fmt: skip
+WAREHOUSE_NODES = frozenset(
+    {
+        "PICKING",
+        "PICKED",
+        "QC_INSPECTING",
+        "QC_PASSED",
+        "PACKED",
+        "SORTED",
+        "LOADED",
+    }
+)
 QC_NODES = frozenset({"PICKING", "PICKED", "QC_INSPECTING", "QC_PASSED"})
 CUSTOMS_NODES = frozenset({"CUSTOMS_DECLARED", "CUSTOMS_CLEARED"})
 ORIGIN_HUB_NODES = frozenset({"LOADED", "HANDED_OVER", "DEPARTED_ORIGIN_HUB"})
@@ -67,7 +84,7 @@ LOOKBACK = timedelta(days=14)  # records that may anchor a visit still open in t
 
 BAND_OK, BAND_1_2, BAND_GT2 = "≤threshold", "1–2× threshold", ">2× threshold"
 
-_HOUR_SQL = 'CAST(FLOOR(EXTRACT(EPOCH FROM {col}) / 3600) AS BIGINT)'
+_HOUR_SQL = "CAST(FLOOR(EXTRACT(EPOCH FROM {col}) / 3600) AS BIGINT)"
 
 # $1 as_of, $2 since, $3 resting nodes
 _VISITS_SQL = """
@@ -99,15 +116,14 @@ GROUP BY 1, 2, 3
 
 def _cypher(label: str, time_col: str, cols: tuple[str, ...]) -> str:
     ret = ", ".join(f"x.{q(c)} AS {q(c)}" for c in cols)
-    return (
-        f"MATCH (x:{q(label)}) WHERE x.{q(time_col)} >= $a AND x.{q(time_col)} <= $b "
-        f"RETURN {ret}"
-    )
+    return f"MATCH (x:{q(label)}) WHERE x.{q(time_col)} >= $a AND x.{q(time_col)} <= $b RETURN {ret}"
 
 
 _QC_CYPHER = _cypher("QCReport", "inspected_at", ("order_id", "zone_id", "equipment_id", "inspected_at"))
 _DECL_CYPHER = _cypher("CustomsDeclaration", "declared_at", ("order_id", "broker_id", "declared_at"))
-_SHIP_CYPHER = _cypher("Shipment", "created_at", ("order_id", "carrier_id", "origin_hub", "dest_hub", "created_at"))
+_SHIP_CYPHER = _cypher(
+    "Shipment", "created_at", ("order_id", "carrier_id", "origin_hub", "dest_hub", "created_at")
+)
 _ZONE_CYPHER = (
     f"MATCH (x:{q('WarehouseTask')}) WHERE x.{q('started_at')} >= $a AND x.{q('started_at')} <= $b "
     f"RETURN DISTINCT x.{q('order_id')} AS {q('order_id')}, x.{q('zone_id')} AS {q('zone_id')}"
@@ -125,9 +141,7 @@ def _hour(col: str | pl.Expr) -> pl.Expr:
     return (e.dt.epoch("s") // 3600).cast(pl.Int64)
 
 
-def transactions(
-    stores: Stores, since: datetime, as_of: datetime, catalog: Catalog
-) -> pl.DataFrame:
+def transactions(stores: Stores, since: datetime, as_of: datetime, catalog: Catalog) -> pl.DataFrame:
     """The visits in progress at some moment of [since, as_of] with their items (see module)."""
     raw = stores.series.query(_VISITS_SQL, [as_of, since, sorted(catalog.resting) or [""]])
     if raw.height == 0:
@@ -137,16 +151,23 @@ def transactions(
         pl.col("entered_at").cast(TS),
         pl.col("left_at").cast(TS),
     ).with_columns(
-        ((pl.col("left_at").fill_null(pl.lit(as_of).cast(TS)) - pl.col("entered_at"))
-         .dt.total_milliseconds()).alias("dwell_ms"),
-    )  # fmt: skip
+        (
+            (
+                pl.col("left_at").fill_null(pl.lit(as_of).cast(TS)) - pl.col("entered_at")
+            ).dt.total_milliseconds()
+        ).alias("dwell_ms"),
+    )
     stalls = find_stalls(stores, since, as_of=as_of, catalog=catalog)
     st = stalls.select(
-        "order_id", "node", "visit",
+        "order_id",
+        "node",
+        "visit",
         pl.lit(True).alias("stalled"),
-        pl.when(pl.col("dwell_ms") > 2 * pl.col("threshold_ms")).then(pl.lit(BAND_GT2))
-        .otherwise(pl.lit(BAND_1_2)).alias("dwell_band"),
-    )  # fmt: skip
+        pl.when(pl.col("dwell_ms") > 2 * pl.col("threshold_ms"))
+        .then(pl.lit(BAND_GT2))
+        .otherwise(pl.lit(BAND_1_2))
+        .alias("dwell_band"),
+    )
     tx = tx.join(st, on=["order_id", "node", "visit"], how="left").with_columns(
         pl.col("stalled").fill_null(False), pl.col("dwell_band").fill_null(BAND_OK)
     )
@@ -155,17 +176,30 @@ def transactions(
     tx = _customs_items(stores, tx, lo, as_of, since)
     tx = _carrier_items(stores, tx, lo, as_of)
     return tx.select(
-        "order_id", "node", "visit", "entered_at", "dwell_ms", "stalled", "dwell_band",
+        "order_id",
+        "node",
+        "visit",
+        "entered_at",
+        "dwell_ms",
+        "stalled",
+        "dwell_band",
         *ATTRIBUTES,
-    ).cast({a: pl.String for a in ATTRIBUTES})
+    ).cast(dict.fromkeys(ATTRIBUTES, pl.String))
 
 
 def _empty() -> pl.DataFrame:
-    return pl.DataFrame(schema={
-        "order_id": pl.String, "node": pl.String, "visit": pl.Int64, "entered_at": TS,
-        "dwell_ms": pl.Int64, "stalled": pl.Boolean, "dwell_band": pl.String,
-        **{a: pl.String for a in ATTRIBUTES},
-    })  # fmt: skip
+    return pl.DataFrame(
+        schema={
+            "order_id": pl.String,
+            "node": pl.String,
+            "visit": pl.Int64,
+            "entered_at": TS,
+            "dwell_ms": pl.Int64,
+            "stalled": pl.Boolean,
+            "dwell_band": pl.String,
+            **dict.fromkeys(ATTRIBUTES, pl.String),
+        }
+    )
 
 
 def _graph(stores: Stores, cypher: str, a: datetime, b: datetime, schema: dict) -> pl.DataFrame:
@@ -179,23 +213,32 @@ def _points(tx: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
     """Entry, middle and exit hour of each visit (open visits: up to as_of)."""
     end = pl.col("left_at").fill_null(pl.lit(as_of).cast(TS))
     mid = pl.col("entered_at") + (end - pl.col("entered_at")) / 2
-    return tx.with_columns(
-        _hour("entered_at").alias("_h0"), _hour(mid).alias("_h1"), _hour(end).alias("_h2")
-    )
+    return tx.with_columns(_hour("entered_at").alias("_h0"), _hour(mid).alias("_h1"), _hour(end).alias("_h2"))
 
 
 def _qc_items(
     stores: Stores, tx: pl.DataFrame, lo: datetime, as_of: datetime, since: datetime
 ) -> pl.DataFrame:
-    reports = _graph(stores, _QC_CYPHER, lo, as_of, {
-        "order_id": pl.String, "zone_id": pl.String, "equipment_id": pl.String, "inspected_at": TS,
-    })  # fmt: skip
+    reports = _graph(
+        stores,
+        _QC_CYPHER,
+        lo,
+        as_of,
+        {
+            "order_id": pl.String,
+            "zone_id": pl.String,
+            "equipment_id": pl.String,
+            "inspected_at": TS,
+        },
+    )
     # calibration status of each report: its equipment's latest calibration at inspection time
     reports = calibration_at_inspection(reports, stores.graph.query(_CAL_CYPHER)).rename(
         {"calibration_status": "equipment_calibration"}
     )
     tasks = _graph(stores, _ZONE_CYPHER, lo, as_of, {"order_id": pl.String, "zone_id": pl.String})
-    zone = tasks.group_by("order_id", maintain_order=True).agg(pl.col("zone_id").drop_nulls().first().alias("zone"))
+    zone = tasks.group_by("order_id", maintain_order=True).agg(
+        pl.col("zone_id").drop_nulls().first().alias("zone")
+    )
     tx = tx.join(zone, on="order_id", how="left").with_columns(
         pl.when(pl.col("node").is_in(list(WAREHOUSE_NODES))).then(pl.col("zone")).alias("zone")
     )
@@ -206,16 +249,22 @@ def _qc_items(
     ).sort("_t")
     tx = (
         tx.sort("entered_at")
-        .join_asof(rep, left_on="entered_at", right_on="_t", by="order_id", strategy="nearest",
-                   check_sortedness=False)
+        .join_asof(
+            rep,
+            left_on="entered_at",
+            right_on="_t",
+            by="order_id",
+            strategy="nearest",
+            check_sortedness=False,
+        )
         .with_columns(
-            pl.when(pl.col("node").is_in(list(QC_NODES))).then(pl.col("equipment_id"))
-            .alias("equipment"),
-            pl.when(pl.col("node").is_in(list(QC_NODES))).then(pl.col("equipment_calibration"))
+            pl.when(pl.col("node").is_in(list(QC_NODES))).then(pl.col("equipment_id")).alias("equipment"),
+            pl.when(pl.col("node").is_in(list(QC_NODES)))
+            .then(pl.col("equipment_calibration"))
             .alias("equipment_calibration"),
         )
         .drop("_t", "equipment_id")
-    )  # fmt: skip
+    )
     # humidity of the visit's zone during the visit
     hum = stores.series.query(_HUMIDITY_SQL, [since - HISTORY, as_of])
     if hum.height == 0:
@@ -226,17 +275,25 @@ def _qc_items(
     since_h = int(since.timestamp() // 3600)
     hist = hum.filter(pl.col("h") < since_h)
     enough = hist.group_by("zone", maintain_order=True).len().filter(pl.col("len") >= 48)["zone"]
-    base_src = pl.concat([hist.filter(pl.col("zone").is_in(enough.to_list())),
-                          hum.filter(~pl.col("zone").is_in(enough.to_list()))])  # fmt: skip
+    base_src = pl.concat(
+        [
+            hist.filter(pl.col("zone").is_in(enough.to_list())),
+            hum.filter(~pl.col("zone").is_in(enough.to_list())),
+        ]
+    )
     base = (
-        base_src.group_by("zone", maintain_order=True).agg(pl.col("hum").median().alias("_med"))
+        base_src.group_by("zone", maintain_order=True)
+        .agg(pl.col("hum").median().alias("_med"))
         .join(base_src, on="zone")
-        .group_by("zone", maintain_order=True).agg(pl.col("_med").first(), (pl.col("hum") - pl.col("_med")).abs().median().alias("_mad"))
+        .group_by("zone", maintain_order=True)
+        .agg(pl.col("_med").first(), (pl.col("hum") - pl.col("_med")).abs().median().alias("_mad"))
         .with_columns(
-            (pl.col("_med") + pl.max_horizontal(HUMIDITY_Z * 1.4826 * pl.col("_mad"), pl.lit(HUMIDITY_MIN_RISE)))
-            .alias("_limit")
+            (
+                pl.col("_med")
+                + pl.max_horizontal(HUMIDITY_Z * 1.4826 * pl.col("_mad"), pl.lit(HUMIDITY_MIN_RISE))
+            ).alias("_limit")
         )
-    )  # fmt: skip
+    )
     high = (
         hum.join(base.select("zone", "_limit"), on="zone")
         .filter(pl.col("hum") > pl.col("_limit"))
@@ -244,22 +301,31 @@ def _qc_items(
     )
     tx = _points(tx, as_of)
     for i in range(3):
-        tx = tx.join(
-            high.rename({"h": f"_h{i}", "_high": f"_high{i}"}), on=["zone", f"_h{i}"], how="left"
-        )
+        tx = tx.join(high.rename({"h": f"_h{i}", "_high": f"_high{i}"}), on=["zone", f"_h{i}"], how="left")
     return tx.with_columns(
-        pl.when(pl.col("zone").is_null()).then(None)
+        pl.when(pl.col("zone").is_null())
+        .then(None)
         .when(pl.any_horizontal(pl.col(f"_high{i}").fill_null(False) for i in range(3)))
-        .then(pl.lit("high")).otherwise(pl.lit("normal")).alias("zone_humidity")
-    ).drop("_h0", "_h1", "_h2", "_high0", "_high1", "_high2")  # fmt: skip
+        .then(pl.lit("high"))
+        .otherwise(pl.lit("normal"))
+        .alias("zone_humidity")
+    ).drop("_h0", "_h1", "_h2", "_high0", "_high1", "_high2")
 
 
 def _customs_items(
     stores: Stores, tx: pl.DataFrame, lo: datetime, as_of: datetime, since: datetime
 ) -> pl.DataFrame:
-    decl = _graph(stores, _DECL_CYPHER, lo, as_of, {
-        "order_id": pl.String, "broker_id": pl.String, "declared_at": TS,
-    })  # fmt: skip
+    decl = _graph(
+        stores,
+        _DECL_CYPHER,
+        lo,
+        as_of,
+        {
+            "order_id": pl.String,
+            "broker_id": pl.String,
+            "declared_at": TS,
+        },
+    )
     decl = decl.sort("declared_at").unique("order_id", keep="last")
     brokers = sorted(decl["broker_id"].drop_nulls().unique().to_list())
     start = since - HISTORY
@@ -273,12 +339,15 @@ def _customs_items(
             h0 = int(start.timestamp() // 3600)
             h0 = max(h0, int(logins["h"].min()))  # the data may start later than the history
             hours = max(int(as_of.timestamp() // 3600) - h0 + 1, 1)
-            mu = logins.group_by("broker", maintain_order=True).agg((3 * pl.col("n").sum() / hours).alias("_mu"))
+            mu = logins.group_by("broker", maintain_order=True).agg(
+                (3 * pl.col("n").sum() / hours).alias("_mu")
+            )
             d = decl.with_columns(_hour("declared_at").alias("_h")).select("order_id", "broker_id", "_h")
             win = pl.concat([d.with_columns((pl.col("_h") + k).alias("h")) for k in (-1, 0, 1)])
             cnt = (
                 win.join(logins, left_on=["broker_id", "h"], right_on=["broker", "h"], how="left")
-                .group_by("order_id", "broker_id", maintain_order=True).agg(pl.col("n").fill_null(0).sum().alias("_n"))
+                .group_by("order_id", "broker_id", maintain_order=True)
+                .agg(pl.col("n").fill_null(0).sum().alias("_n"))
                 .join(mu, left_on="broker_id", right_on="broker", how="left")
             )
             from scipy.stats import poisson
@@ -287,10 +356,12 @@ def _customs_items(
             m = cnt["_mu"].fill_null(0.0).to_numpy()
             tail = poisson.sf(n - 1, np.maximum(m, 1e-9))
             spike = (n >= LOGIN_SPIKE_MIN) & (tail < LOGIN_SPIKE_P)
-            rate = pl.DataFrame({
-                "order_id": cnt["order_id"],
-                "broker_login_rate": np.where(spike, "spike", "normal"),
-            })  # fmt: skip
+            rate = pl.DataFrame(
+                {
+                    "order_id": cnt["order_id"],
+                    "broker_login_rate": np.where(spike, "spike", "normal"),
+                }
+            )
     decl = decl.join(rate, on="order_id", how="left").with_columns(
         pl.col("broker_login_rate").fill_null("normal")
     )
@@ -298,39 +369,59 @@ def _customs_items(
     customs = pl.col("node").is_in(list(CUSTOMS_NODES))
     return tx.with_columns(
         pl.when(customs).then(pl.col("broker_id")).alias("broker"),
-        pl.when(customs & pl.col("broker_id").is_not_null()).then(pl.col("broker_login_rate"))
+        pl.when(customs & pl.col("broker_id").is_not_null())
+        .then(pl.col("broker_login_rate"))
         .alias("broker_login_rate"),
-    ).drop("broker_id")  # fmt: skip
+    ).drop("broker_id")
 
 
 def _carrier_items(stores: Stores, tx: pl.DataFrame, lo: datetime, as_of: datetime) -> pl.DataFrame:
-    ship = _graph(stores, _SHIP_CYPHER, lo, as_of, {
-        "order_id": pl.String, "carrier_id": pl.String, "origin_hub": pl.String,
-        "dest_hub": pl.String, "created_at": TS,
-    })  # fmt: skip
+    ship = _graph(
+        stores,
+        _SHIP_CYPHER,
+        lo,
+        as_of,
+        {
+            "order_id": pl.String,
+            "carrier_id": pl.String,
+            "origin_hub": pl.String,
+            "dest_hub": pl.String,
+            "created_at": TS,
+        },
+    )
     ship = ship.sort("created_at").unique("order_id", keep="last").drop("created_at")
     tx = tx.join(ship, on="order_id", how="left")
     node = pl.col("node")
     tx = tx.with_columns(
         pl.when(node.is_in(list(CARRIER_NODES))).then(pl.col("carrier_id")).alias("carrier"),
-        pl.when(node.is_in(list(ORIGIN_HUB_NODES))).then(pl.col("origin_hub"))
-        .when(node.is_in(list(DEST_HUB_NODES))).then(pl.col("dest_hub")).alias("_hub"),
-    ).drop("carrier_id", "origin_hub", "dest_hub")  # fmt: skip
+        pl.when(node.is_in(list(ORIGIN_HUB_NODES)))
+        .then(pl.col("origin_hub"))
+        .when(node.is_in(list(DEST_HUB_NODES)))
+        .then(pl.col("dest_hub"))
+        .alias("_hub"),
+    ).drop("carrier_id", "origin_hub", "dest_hub")
     load = stores.series.query(_LOAD_SQL, [lo, as_of])
     if load.height == 0:
         return tx.with_columns(pl.lit(None, pl.String).alias("carrier_load")).drop("_hub")
     high = load.select(
-        pl.col("carrier").cast(pl.String), pl.col("hub").cast(pl.String), pl.col("h").cast(pl.Int64),
+        pl.col("carrier").cast(pl.String),
+        pl.col("hub").cast(pl.String),
+        pl.col("h").cast(pl.Int64),
         (pl.col("load").cast(pl.Float64) >= LOAD_HIGH_PCT).alias("_high"),
     ).filter(pl.col("_high"))
     tx = _points(tx, as_of)
     for i in (0, 2):
         tx = tx.join(
             high.rename({"h": f"_h{i}", "_high": f"_high{i}"}),
-            left_on=["carrier", "_hub", f"_h{i}"], right_on=["carrier", "hub", f"_h{i}"], how="left",
+            left_on=["carrier", "_hub", f"_h{i}"],
+            right_on=["carrier", "hub", f"_h{i}"],
+            how="left",
         )
     return tx.with_columns(
-        pl.when(pl.col("_hub").is_null() | pl.col("carrier").is_null()).then(None)
+        pl.when(pl.col("_hub").is_null() | pl.col("carrier").is_null())
+        .then(None)
         .when(pl.col("_high0").fill_null(False) | pl.col("_high2").fill_null(False))
-        .then(pl.lit("high")).otherwise(pl.lit("normal")).alias("carrier_load")
-    ).drop("_hub", "_h0", "_h1", "_h2", "_high0", "_high2")  # fmt: skip
+        .then(pl.lit("high"))
+        .otherwise(pl.lit("normal"))
+        .alias("carrier_load")
+    ).drop("_hub", "_h0", "_h1", "_h2", "_high0", "_high2")

@@ -16,12 +16,24 @@ from orderscope.series.port import ident
 
 # Order-master columns a slice may name (and the order dimensions the drill-down decomposes over).
 ORDER_SLICE_COLUMNS: tuple[str, ...] = (
-    "region", "warehouse_id", "channel", "sku_category", "cross_border", "destination_country",
-    "customer_id", "sku", "currency",
-)  # fmt: skip
+    "region",
+    "warehouse_id",
+    "channel",
+    "sku_category",
+    "cross_border",
+    "destination_country",
+    "customer_id",
+    "sku",
+    "currency",
+)
 ORDER_DIMENSIONS: tuple[str, ...] = (
-    "region", "warehouse_id", "channel", "sku_category", "cross_border", "destination_country",
-)  # fmt: skip
+    "region",
+    "warehouse_id",
+    "channel",
+    "sku_category",
+    "cross_border",
+    "destination_country",
+)
 
 
 @dataclass
@@ -42,10 +54,11 @@ def _slice_where(slice_: dict[str, Any], p: Params, alias: str = "o") -> str:
 
 def _order_dims(alias: str = "o") -> str:
     return ", ".join(
-        f"CAST({alias}.{ident(c)} AS VARCHAR) AS {ident(c)}" if c == "cross_border"
+        f"CAST({alias}.{ident(c)} AS VARCHAR) AS {ident(c)}"
+        if c == "cross_border"
         else f"{alias}.{ident(c)} AS {ident(c)}"
         for c in ORDER_DIMENSIONS
-    )  # fmt: skip
+    )
 
 
 def _in_periods(col: str, p: Params, w: dict[str, Any]) -> str:
@@ -69,16 +82,16 @@ def _cycle_units(slice_: dict[str, Any], p: Params, w: dict[str, Any]) -> str:
         GROUP BY d."order_id"
     ), rw AS (
         SELECT DISTINCT d."order_id" FROM "stage_dwell" d
-        WHERE d."visit" >= 2 AND d."node" = ANY({p(list(w['pre_handover']))})
+        WHERE d."visit" >= 2 AND d."node" = ANY({p(list(w["pre_handover"]))})
     ), u AS (
         SELECT c."order_id", c.t_start, c.t_end,
-               CASE WHEN c.t_end >= {p(w['p0'])} AND c.t_end < {p(w['p1'])} THEN 1 ELSE 0 END AS per,
+               CASE WHEN c.t_end >= {p(w["p0"])} AND c.t_end < {p(w["p1"])} THEN 1 ELSE 0 END AS per,
                EXTRACT(EPOCH FROM (c.t_end - c.t_start)) / 3600.0 AS y,
                CASE WHEN rw."order_id" IS NULL THEN 0 ELSE 1 END AS reentered,
                {_order_dims()}
         FROM cyc c JOIN "orders" o ON o."order_id" = c."order_id"
         LEFT JOIN rw ON rw."order_id" = c."order_id"
-        WHERE c.t_start IS NOT NULL AND {_in_periods('c.t_end', p, w)}{_slice_where(slice_, p)}
+        WHERE c.t_start IS NOT NULL AND {_in_periods("c.t_end", p, w)}{_slice_where(slice_, p)}
     )"""
 
 
@@ -106,13 +119,15 @@ def cycle_stages(slice_: dict[str, Any], w: dict[str, Any]) -> tuple[str, list[A
     return sql, p.values
 
 
-def slice_contrast(unit_sql: str, p: Params, keys: list[str], values: list[str], twin: str | None = None) -> str:
+def slice_contrast(
+    unit_sql: str, p: Params, keys: list[str], values: list[str], twin: str | None = None
+) -> str:
     """Wrap a unit query (columns per, y, order dimensions) of the slice's parent population:
     per period and per combination of 'unit matches slice key k' flags, count / sum / sum of
     squares of y (and the sum of a 0/1 twin indicator column, when named)."""
     flags = ", ".join(
         f"CASE WHEN u.{ident(k)} = {p(v)} THEN 1 ELSE 0 END AS f{i}"
-        for i, (k, v) in enumerate(zip(keys, values))
+        for i, (k, v) in enumerate(zip(keys, values, strict=False))
     )
     group = ", ".join(f"f{i}" for i in range(len(keys)))
     tw = f", CAST(u.{ident(twin)} AS DOUBLE PRECISION) AS e" if twin else ", 0.0 AS e"
@@ -130,8 +145,8 @@ def _visit_units(slice_: dict[str, Any], nodes: list[str], p: Params, w: dict[st
     return f"""
     u AS (
         SELECT d."order_id", d."node" AS node, d."visit" AS visit, d."entered_at", d."left_at",
-               CASE WHEN {assigned} >= {p(w['p0'])} AND {assigned} < {p(w['p1'])} THEN 1 ELSE 0 END AS per,
-               COALESCE(d."dwell_ms", EXTRACT(EPOCH FROM ({p(w['clock'])} - d."entered_at")) * 1000.0)
+               CASE WHEN {assigned} >= {p(w["p0"])} AND {assigned} < {p(w["p1"])} THEN 1 ELSE 0 END AS per,
+               COALESCE(d."dwell_ms", EXTRACT(EPOCH FROM ({p(w["clock"])} - d."entered_at")) * 1000.0)
                    / 3600000.0 AS y,
                {_order_dims()}
         FROM "stage_dwell" d JOIN "orders" o ON o."order_id" = d."order_id"
@@ -188,7 +203,7 @@ def order_stall_units(
     sql = f"""
     WITH u AS (
         SELECT o."order_id",
-               CASE WHEN o."created_at" >= {p(w['p0'])} AND o."created_at" < {p(w['p1'])} THEN 1 ELSE 0 END AS per,
+               CASE WHEN o."created_at" >= {p(w["p0"])} AND o."created_at" < {p(w["p1"])} THEN 1 ELSE 0 END AS per,
                {_order_dims()}
         FROM "orders" o
         WHERE {_in_periods('o."created_at"', p, w)}{_slice_where(slice_, p)}

@@ -23,7 +23,7 @@ Resting nodes (DELIVERED, CANCELLED, REFUNDED) have no dwell to judge and are le
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -40,8 +40,8 @@ LEVEL_NODE = "node"
 LEVEL_SLA = "catalog SLA"
 LEVELS = (LEVEL_CELL, LEVEL_NODE_WH, LEVEL_NODE, LEVEL_SLA)
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 # Hour of week (Monday 00:00 UTC = 0) computed from the epoch, so it does not depend on the
 # session time zone of either engine (1970-01-01 was a Thursday: 72 h into its week).
@@ -119,9 +119,7 @@ class Baselines:
     k: float = K
     min_samples: int = MIN_SAMPLES
 
-    def grid(
-        self, catalog: Catalog, warehouses: list[str], nodes: list[str] | None = None
-    ) -> pl.DataFrame:
+    def grid(self, catalog: Catalog, warehouses: list[str], nodes: list[str] | None = None) -> pl.DataFrame:
         """One row per (node, warehouse, hour-of-week) with the level used and its threshold:
         the complete lookup a visit is judged against (columns GRID_SCHEMA). Nodes without an
         SLA and without any baseline are left out (nothing to judge them by)."""
@@ -142,8 +140,14 @@ class Baselines:
             )
 
         g = (
-            base.join(level(LEVEL_CELL, ["node", "warehouse_id", "how"], "_3"), on=["node", "warehouse_id", "how"], how="left")
-            .join(level(LEVEL_NODE_WH, ["node", "warehouse_id"], "_2"), on=["node", "warehouse_id"], how="left")
+            base.join(
+                level(LEVEL_CELL, ["node", "warehouse_id", "how"], "_3"),
+                on=["node", "warehouse_id", "how"],
+                how="left",
+            )
+            .join(
+                level(LEVEL_NODE_WH, ["node", "warehouse_id"], "_2"), on=["node", "warehouse_id"], how="left"
+            )
             .join(level(LEVEL_NODE, ["node"], "_1"), on="node", how="left")
             .join(catalog.sla_frame(), on="node", how="left")
         )
@@ -153,9 +157,12 @@ class Baselines:
 
         def pick(s: str) -> pl.Expr:
             return (
-                pl.when(ok3).then(pl.col(f"{s}_3"))
-                .when(ok2).then(pl.col(f"{s}_2"))
-                .when(ok1).then(pl.col(f"{s}_1"))
+                pl.when(ok3)
+                .then(pl.col(f"{s}_3"))
+                .when(ok2)
+                .then(pl.col(f"{s}_2"))
+                .when(ok1)
+                .then(pl.col(f"{s}_1"))
                 .otherwise(None)
             )
 
@@ -163,9 +170,12 @@ class Baselines:
             pick("median_ms").cast(pl.Float64).alias("baseline_median_ms"),
             pick("mad_ms").cast(pl.Float64).alias("baseline_mad_ms"),
             pick("n").cast(pl.Int64).alias("baseline_n"),
-            pl.when(ok3).then(pl.lit(LEVEL_CELL))
-            .when(ok2).then(pl.lit(LEVEL_NODE_WH))
-            .when(ok1).then(pl.lit(LEVEL_NODE))
+            pl.when(ok3)
+            .then(pl.lit(LEVEL_CELL))
+            .when(ok2)
+            .then(pl.lit(LEVEL_NODE_WH))
+            .when(ok1)
+            .then(pl.lit(LEVEL_NODE))
             .otherwise(pl.lit(LEVEL_SLA))
             .alias("baseline_level"),
         )

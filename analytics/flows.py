@@ -137,9 +137,7 @@ def flow_anomalies(
     `baseline`, `orders` (per window), `variants` and `loops` (lists of dicts, most
     significant first; at most `top` of each)."""
     period = parse_period(period) if isinstance(period, str) else period
-    baseline = (
-        parse_period(baseline) if isinstance(baseline, str) else baseline
-    ) or period.previous()
+    baseline = (parse_period(baseline) if isinstance(baseline, str) else baseline) or period.previous()
     clock = as_of or stores.series.data_clock() or period.end
     cut_p = clock
     cut_b = clock - (period.end - baseline.end)
@@ -209,8 +207,8 @@ def flow_anomalies(
         r.setdefault("where", {})
 
     # --- variants ----------------------------------------------------------------------------
-    cp = dict(zip(vp["variant"].to_list(), vp["orders"].to_list()))
-    cb = dict(zip(vb["variant"].to_list(), vb["orders"].to_list()))
+    cp = dict(zip(vp["variant"].to_list(), vp["orders"].to_list(), strict=False))
+    cb = dict(zip(vb["variant"].to_list(), vb["orders"].to_list(), strict=False))
     variants = []
     for v in variant_keys:
         x1, x0 = int(cp.get(v, 0)), int(cb.get(v, 0))

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -46,16 +46,23 @@ import polars as pl
 
 from orderscope.lifecycle import load_catalog
 
-UTC = timezone.utc
+UTC = UTC
 TARGET = "DELIVERED"
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
 CATEGORICAL = ("node", "region", "warehouse_id", "channel", "sku_category", "carrier_id", "service_level")
 NUMERIC = (
-    "visit", "step_no", "in_node_h", "elapsed_h", "to_promise_h", "promise_h", "hour_of_week",
-    "cross_border", "load",
-)  # fmt: skip
+    "visit",
+    "step_no",
+    "in_node_h",
+    "elapsed_h",
+    "to_promise_h",
+    "promise_h",
+    "hour_of_week",
+    "cross_border",
+    "load",
+)
 FEATURES = CATEGORICAL + NUMERIC
 
 # Visits of the sampled orders, up to the end moment, with the order dimension and the order's
@@ -128,9 +135,11 @@ def _clock(stores: Any, as_of: datetime | None) -> datetime:
 
 def _shipments(stores: Any) -> pl.DataFrame:
     schema = {
-        "order_id": pl.String, "carrier_id": pl.String, "service_level": pl.String,
+        "order_id": pl.String,
+        "carrier_id": pl.String,
+        "service_level": pl.String,
         "shipped_at": pl.Datetime("us", "UTC"),
-    }  # fmt: skip
+    }
     try:
         frame = stores.graph.query(_SHIPMENTS_CYPHER)
     except Exception:  # carrier is a nice-to-have feature; never fail the forecast for it
@@ -144,7 +153,11 @@ def _shipments(stores: Any) -> pl.DataFrame:
         pl.col("service_level").cast(pl.String),
     )
     # one shipment per order: the first one
-    return frame.sort("shipped_at", "carrier_id").unique("order_id", keep="first", maintain_order=True).select(list(schema))
+    return (
+        frame.sort("shipped_at", "carrier_id")
+        .unique("order_id", keep="first", maintain_order=True)
+        .select(list(schema))
+    )
 
 
 def _attach_shipments(frame: pl.DataFrame, ships: pl.DataFrame, t: str) -> pl.DataFrame:
@@ -157,16 +170,17 @@ def _attach_shipments(frame: pl.DataFrame, ships: pl.DataFrame, t: str) -> pl.Da
     ).drop("shipped_at")
 
 
-def _load_counts(
-    visits: pl.DataFrame, queries: pl.DataFrame, end_ms: int
-) -> np.ndarray:
+def _load_counts(visits: pl.DataFrame, queries: pl.DataFrame, end_ms: int) -> np.ndarray:
     """For each query row (node, warehouse_id, t_ms): how many visits of `visits` (node,
     warehouse_id, in_ms, out_ms with null = still open) are open at t_ms."""
     if queries.height == 0:
         return np.zeros(0, dtype=np.int64)
-    keys = pl.concat(
-        [visits.select("node", "warehouse_id"), queries.select("node", "warehouse_id")]
-    ).unique().sort("node", "warehouse_id").with_row_index("g")
+    keys = (
+        pl.concat([visits.select("node", "warehouse_id"), queries.select("node", "warehouse_id")])
+        .unique()
+        .sort("node", "warehouse_id")
+        .with_row_index("g")
+    )
     v = visits.join(keys, on=["node", "warehouse_id"], how="left")
     q = queries.join(keys, on=["node", "warehouse_id"], how="left", maintain_order="left")
     base = int(min(v["in_ms"].min() or end_ms, q["t_ms"].min()))
@@ -224,9 +238,11 @@ def training_frame(
     visits = visits.with_columns(
         pl.col("visit").cast(pl.Int64),
         pl.col("cross_border").cast(pl.Boolean),
-        *(pl.col(c).cast(pl.Datetime("us", "UTC")) for c in
-          ("entered_at", "left_at", "created_at", "promised_at", "delivered_at")),
-    )  # fmt: skip
+        *(
+            pl.col(c).cast(pl.Datetime("us", "UTC"))
+            for c in ("entered_at", "left_at", "created_at", "promised_at", "delivered_at")
+        ),
+    )
     # step number of each visit within its order (1 = the first visit)
     visits = visits.with_columns(
         step_no=pl.int_range(1, pl.len() + 1).over("order_id", order_by=["entered_at", "node", "visit"])
@@ -237,14 +253,18 @@ def training_frame(
     first_ms = int(visits["entered_at"].min().timestamp() * 1000) if visits.height else end_ms
 
     # the time an order spends open before delivery (or to the end), per visit
-    v = visits.filter(~pl.col("node").is_in(list(resting))).with_columns(
-        in_ms=_ms("entered_at"),
-        stop_ms=pl.min_horizontal(
-            pl.col("left_at").dt.epoch("ms").fill_null(end_ms),
-            pl.col("delivered_at").dt.epoch("ms").fill_null(end_ms),
-            pl.lit(end_ms),
-        ),
-    ).filter(pl.col("stop_ms") > pl.col("in_ms"))
+    v = (
+        visits.filter(~pl.col("node").is_in(list(resting)))
+        .with_columns(
+            in_ms=_ms("entered_at"),
+            stop_ms=pl.min_horizontal(
+                pl.col("left_at").dt.epoch("ms").fill_null(end_ms),
+                pl.col("delivered_at").dt.epoch("ms").fill_null(end_ms),
+                pl.lit(end_ms),
+            ),
+        )
+        .filter(pl.col("stop_ms") > pl.col("in_ms"))
+    )
     open_ms = int((v["stop_ms"] - v["in_ms"]).sum() or 0)
     step_ms = max(15 * 60_000, math.ceil(open_ms / max(max_rows, 1) / 60_000) * 60_000)
     info = FrameInfo(end, step_ms, every, horizon_ms, first_ms)
@@ -261,9 +281,7 @@ def training_frame(
         .drop("k", "in_ms", "stop_ms")
     )
     # node x warehouse load at t: open visits of the sampled orders, scaled to all orders
-    occupancy = visits.select(
-        "node", "warehouse_id", in_ms=_ms("entered_at"), out_ms=_ms("left_at")
-    )
+    occupancy = visits.select("node", "warehouse_id", in_ms=_ms("entered_at"), out_ms=_ms("left_at"))
     load = _load_counts(occupancy, grid.select("node", "warehouse_id", "t_ms"), end_ms) * every
     grid = grid.with_columns(load=pl.Series(load, dtype=pl.Float64))
     grid = _attach_shipments(grid, _shipments(stores), "t_ms")
@@ -289,9 +307,7 @@ def open_orders(stores: Any, as_of: datetime | None = None) -> pl.DataFrame:
         *(pl.col(c).cast(pl.Datetime("us", "UTC")) for c in ("entered_at", "created_at", "promised_at")),
     ).filter(~pl.col("node").is_in(list(resting)))
     frame = frame.with_columns(t_ms=pl.lit(end_ms, dtype=pl.Int64))
-    frame = frame.with_columns(
-        load=pl.len().over("node", "warehouse_id").cast(pl.Float64)
-    )
+    frame = frame.with_columns(load=pl.len().over("node", "warehouse_id").cast(pl.Float64))
     frame = _attach_shipments(frame, _shipments(stores), "t_ms")
     frame = _features(frame)
     return frame.select("order_id", "entered_at", "promised_at", "t_ms", *FEATURES)
@@ -364,9 +380,7 @@ class Model:
 
 
 def _categories(frame: pl.DataFrame) -> dict[str, list[str]]:
-    return {
-        c: sorted(v for v in frame[c].unique().to_list() if v is not None) for c in CATEGORICAL
-    }
+    return {c: sorted(v for v in frame[c].unique().to_list() if v is not None) for c in CATEGORICAL}
 
 
 def _matrix(frame: pl.DataFrame, categories: dict[str, list[str]]) -> np.ndarray:
@@ -396,10 +410,16 @@ def _fit(train: pl.DataFrame, info: FrameInfo, random_state: int) -> Model:
 
     def regressor() -> Any:
         return HistGradientBoostingRegressor(
-            loss="absolute_error", max_iter=80, learning_rate=0.1, max_leaf_nodes=31,
-            min_samples_leaf=100, l2_regularization=1.0, categorical_features=cat_mask,
-            early_stopping=False, random_state=random_state,
-        )  # fmt: skip
+            loss="absolute_error",
+            max_iter=80,
+            learning_rate=0.1,
+            max_leaf_nodes=31,
+            min_samples_leaf=100,
+            l2_regularization=1.0,
+            categorical_features=cat_mask,
+            early_stopping=False,
+            random_state=random_state,
+        )
 
     split = int(len(y) * 0.7)
     with threadpool_limits(1, "openmp"):  # OpenMP threads only slow it down on a busy host
@@ -415,12 +435,18 @@ def _fit(train: pl.DataFrame, info: FrameInfo, random_state: int) -> Model:
 
     med = train.group_by("node", maintain_order=True).agg(pl.col("remaining_h").median())
     return Model(
-        regressor=reg, residuals=residuals, categories=categories,
-        naive_h=dict(zip(med["node"].to_list(), med["remaining_h"].to_list())),
+        regressor=reg,
+        residuals=residuals,
+        categories=categories,
+        naive_h=dict(zip(med["node"].to_list(), med["remaining_h"].to_list(), strict=False)),
         naive_default_h=float(train["remaining_h"].median()),
-        trained_as_of=info.end, horizon_h=info.horizon_ms / HOUR_MS, step_h=info.step_ms / HOUR_MS,
-        sample_every=info.every, train_rows=train.height, random_state=random_state,
-    )  # fmt: skip
+        trained_as_of=info.end,
+        horizon_h=info.horizon_ms / HOUR_MS,
+        step_h=info.step_ms / HOUR_MS,
+        sample_every=info.every,
+        train_rows=train.height,
+        random_state=random_state,
+    )
 
 
 MIN_NODE_RESIDUALS = 200
@@ -434,8 +460,10 @@ def _thin(sorted_values: np.ndarray, keep: int = 4001) -> np.ndarray:
 
 
 def _labelled(frame: pl.DataFrame, t_max_ms: int, known_by: datetime, t_min_ms: int | None = None):
-    cond = (pl.col("t_ms") < t_max_ms) & pl.col("delivered_at").is_not_null() & (
-        pl.col("delivered_at") <= known_by
+    cond = (
+        (pl.col("t_ms") < t_max_ms)
+        & pl.col("delivered_at").is_not_null()
+        & (pl.col("delivered_at") <= known_by)
     )
     if t_min_ms is not None:
         cond = cond & (pl.col("t_ms") >= t_min_ms)
@@ -449,11 +477,14 @@ def _reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str,
     for b in range(bins):
         m = idx == b
         if m.any():
-            out.append({
-                "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "n": int(m.sum()),
-                "mean_predicted": round(float(p[m].mean()), 4),
-                "observed_rate": round(float(y[m].mean()), 4),
-            })  # fmt: skip
+            out.append(
+                {
+                    "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+                    "n": int(m.sum()),
+                    "mean_predicted": round(float(p[m].mean()), 4),
+                    "observed_rate": round(float(y[m].mean()), 4),
+                }
+            )
     return out
 
 
@@ -462,9 +493,7 @@ def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
     return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
 
 
-def _backtest(
-    frame: pl.DataFrame, info: FrameInfo, random_state: int, window_days: float
-) -> dict[str, Any]:
+def _backtest(frame: pl.DataFrame, info: FrameInfo, random_state: int, window_days: float) -> dict[str, Any]:
     end_ms = int(info.end.timestamp() * 1000)
     h = info.horizon_ms
     span = end_ms - info.first_ms
@@ -495,22 +524,24 @@ def _backtest(
     brier_base = float(np.mean((base_rate - y) ** 2))
     mae = float(np.mean(np.abs(remaining - actual)))
     mae_naive = float(np.mean(np.abs(naive - actual)))
-    result.update({
-        "breach_rate_train": round(base_rate, 5),
-        "breach_rate_test": round(float(y.mean()), 5),
-        "brier": round(brier, 6),
-        "brier_base_rate": round(brier_base, 6),
-        "brier_skill": round(1 - brier / brier_base, 4) if brier_base > 0 else None,
-        "brier_before_promise": round(float(np.mean((prob[live] - y[live]) ** 2)), 6),
-        "brier_base_rate_before_promise": round(float(np.mean((base_rate - y[live]) ** 2)), 6),
-        "log_loss": round(_log_loss(prob, y), 5),
-        "log_loss_base_rate": round(_log_loss(np.full_like(y, base_rate), y), 5),
-        "reliability": _reliability(prob, y),
-        "eta_mae_h": round(mae, 3),
-        "naive_mae_h": round(mae_naive, 3),
-        "mae_ratio": round(mae / mae_naive, 4) if mae_naive > 0 else None,
-        "eta_median_ae_h": round(float(np.median(np.abs(remaining - actual))), 3),
-    })  # fmt: skip
+    result.update(
+        {
+            "breach_rate_train": round(base_rate, 5),
+            "breach_rate_test": round(float(y.mean()), 5),
+            "brier": round(brier, 6),
+            "brier_base_rate": round(brier_base, 6),
+            "brier_skill": round(1 - brier / brier_base, 4) if brier_base > 0 else None,
+            "brier_before_promise": round(float(np.mean((prob[live] - y[live]) ** 2)), 6),
+            "brier_base_rate_before_promise": round(float(np.mean((base_rate - y[live]) ** 2)), 6),
+            "log_loss": round(_log_loss(prob, y), 5),
+            "log_loss_base_rate": round(_log_loss(np.full_like(y, base_rate), y), 5),
+            "reliability": _reliability(prob, y),
+            "eta_mae_h": round(mae, 3),
+            "naive_mae_h": round(mae_naive, 3),
+            "mae_ratio": round(mae / mae_naive, 4) if mae_naive > 0 else None,
+            "eta_median_ae_h": round(float(np.median(np.abs(remaining - actual))), 3),
+        }
+    )
     return result
 
 
@@ -551,7 +582,12 @@ def forecast(
         + pl.duration(milliseconds=(pl.col("expected_remaining_h") * HOUR_MS).round().cast(pl.Int64))
     )
     out = out.select(
-        "order_id", "node", "entered_at", "expected_remaining_h", "eta", "breach_probability",
+        "order_id",
+        "node",
+        "entered_at",
+        "expected_remaining_h",
+        "eta",
+        "breach_probability",
         "promised_at",
     ).sort(["breach_probability", "eta", "order_id"], descending=[True, True, False])
     return out.head(limit) if limit is not None else out

@@ -27,24 +27,29 @@ A slice is the set of orders created in the period, grouped by order dimensions.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
 from orderscope.analytics.periods import Period, parse_period
 from orderscope.analytics.stalls import find_stalls
-from orderscope.series.port import ident
 from orderscope.ports import Stores
+from orderscope.series.port import ident
 
 PROACTIVE_LEAD = timedelta(hours=24)
 RESPONSE_TARGET_H, RESPONSE_LIMIT_H = 1.0, 24.0
 RESOLUTION_TARGET_H, RESOLUTION_LIMIT_H = 24.0, 168.0
 WEIGHTS = {"on_time": 0.4, "proactive": 0.2, "response": 0.2, "resolution": 0.2}
 SLICE_DIMENSIONS = (
-    "region", "channel", "warehouse_id", "sku_category", "destination_country", "cross_border",
+    "region",
+    "channel",
+    "warehouse_id",
+    "sku_category",
+    "destination_country",
+    "cross_border",
     "currency",
-)  # fmt: skip
+)
 
 H = 3_600_000.0  # ms per hour
 
@@ -86,7 +91,7 @@ def _ticket_scores(
 def _utc(value: Any) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # --- one order -----------------------------------------------------------------------------
@@ -99,7 +104,7 @@ def order_health(stores: Stores, order_id: str, as_of: datetime | None = None) -
     order = stores.graph.order(order_id)
     if order is None:
         raise UnknownOrder(order_id)
-    as_of = _utc(as_of or stores.series.data_clock()) or datetime.now(timezone.utc)
+    as_of = _utc(as_of or stores.series.data_clock()) or datetime.now(UTC)
     promised = _utc(order.get("promised_at"))
     dwell = stores.series.dwell(order_id).filter(pl.col("entered_at") <= as_of)
     delivered = dwell.filter(pl.col("node") == "DELIVERED")["entered_at"].min()
@@ -123,15 +128,31 @@ def order_health(stores: Stores, order_id: str, as_of: datetime | None = None) -
     ]
     delays: list[dict[str, Any]] = []
     if status in ("late", "overdue") and promised is not None:
-        delays.append({"kind": "late", "node": None, "start": promised, "end": delivered or as_of,
-                       "window": [promised - PROACTIVE_LEAD, promised]})  # fmt: skip
+        delays.append(
+            {
+                "kind": "late",
+                "node": None,
+                "start": promised,
+                "end": delivered or as_of,
+                "window": [promised - PROACTIVE_LEAD, promised],
+            }
+        )
     stalls = find_stalls(stores, None, False, as_of, order_ids=[order_id])
     for s in stalls.sort("entered_at").iter_rows(named=True):
         end = _utc(s["left_at"]) or as_of
-        delays.append({"kind": "stall", "node": s["node"], "start": _utc(s["entered_at"]), "end": end,
-                       "dwell_ms": s["dwell_ms"], "threshold_ms": s["threshold_ms"],
-                       "baseline_level": s["baseline_level"], "open": s["open"],
-                       "window": [_utc(s["entered_at"]), end]})  # fmt: skip
+        delays.append(
+            {
+                "kind": "stall",
+                "node": s["node"],
+                "start": _utc(s["entered_at"]),
+                "end": end,
+                "dwell_ms": s["dwell_ms"],
+                "threshold_ms": s["threshold_ms"],
+                "baseline_level": s["baseline_level"],
+                "open": s["open"],
+                "window": [_utc(s["entered_at"]), end],
+            }
+        )
     for d in delays:
         lo, hi = d.pop("window")
         hits = [n for n in proactive_notes if lo <= _utc(n["sent_at"]) <= hi]
@@ -149,9 +170,17 @@ def order_health(stores: Stores, order_id: str, as_of: datetime | None = None) -
         first = first if first is not None and first <= as_of else None
         resolved = resolved if resolved is not None and resolved <= as_of else None
         rh, rs, sh, ss = _ticket_scores(opened, first, resolved, as_of)
-        tickets.append({"ticket_id": t["ticket_id"], "topic": t.get("topic"), "opened_at": opened,
-                        "response_h": rh, "response_score": rs, "resolution_h": sh,
-                        "resolution_score": ss})  # fmt: skip
+        tickets.append(
+            {
+                "ticket_id": t["ticket_id"],
+                "topic": t.get("topic"),
+                "opened_at": opened,
+                "response_h": rh,
+                "response_score": rs,
+                "resolution_h": sh,
+                "resolution_score": ss,
+            }
+        )
     rs = [t["response_score"] for t in tickets if t["response_score"] is not None]
     ss = [t["resolution_score"] for t in tickets if t["resolution_score"] is not None]
     components = {
@@ -216,10 +245,20 @@ _TICKETS_CYPHER = (
 )
 
 SLICE_COLUMNS = (
-    "orders", "due", "on_time", "on_time_rate", "delays", "delays_notified", "proactive_rate",
-    "tickets", "median_response_h", "response_score", "median_resolution_h", "resolution_score",
+    "orders",
+    "due",
+    "on_time",
+    "on_time_rate",
+    "delays",
+    "delays_notified",
+    "proactive_rate",
+    "tickets",
+    "median_response_h",
+    "response_score",
+    "median_resolution_h",
+    "resolution_score",
     "health_score",
-)  # fmt: skip
+)
 
 
 def slice_health(
@@ -232,7 +271,7 @@ def slice_health(
     bad = [d for d in by if d not in SLICE_DIMENSIONS]
     if bad:
         raise ValueError(f"cannot slice by {bad}; use {', '.join(SLICE_DIMENSIONS)}")
-    as_of = _utc(as_of or stores.series.data_clock()) or datetime.now(timezone.utc)
+    as_of = _utc(as_of or stores.series.data_clock()) or datetime.now(UTC)
     dims_o = "".join(f", o.{ident(d)} AS {ident(d)}" for d in by)
     state = _ORDER_STATE.format(dims_o=dims_o)
     dims_s = "".join(f"{ident(d)}, " for d in by)
@@ -246,7 +285,9 @@ def slice_health(
     late = stores.series.query(_LATE_SQL.format(state=_ORDER_STATE.format(dims_o="")), params)
     late = late.select(
         "order_id",
-        (pl.col("promised_at") - pl.duration(milliseconds=int(PROACTIVE_LEAD.total_seconds() * 1000))).alias("lo"),
+        (pl.col("promised_at") - pl.duration(milliseconds=int(PROACTIVE_LEAD.total_seconds() * 1000))).alias(
+            "lo"
+        ),
         pl.col("promised_at").alias("hi"),
     )
     stalls = find_stalls(stores, period.start, False, as_of, created_between=(period.start, period.end))
@@ -265,14 +306,13 @@ def slice_health(
             covered = (
                 delays.join(notes, on="order_id")
                 .filter((pl.col("sent_at") >= pl.col("lo")) & (pl.col("sent_at") <= pl.col("hi")))
-                .select("delay").unique()
+                .select("delay")
+                .unique()
             )
     delays = delays.with_columns(pl.col("delay").is_in(covered["delay"].implode()).alias("notified"))
 
     # tickets of the period's orders
-    tk = stores.graph.query(
-        _TICKETS_CYPHER, {"since": period.start, "until": period.end, "as_of": as_of}
-    )
+    tk = stores.graph.query(_TICKETS_CYPHER, {"since": period.start, "until": period.end, "as_of": as_of})
     tk_rows = []
     for r in tk.iter_rows(named=True):
         opened = _utc(r["opened_at"])
@@ -284,17 +324,20 @@ def slice_health(
         tk_rows.append((r["order_id"], rh, rs, sh, ss))
     tickets = pl.DataFrame(
         tk_rows,
-        schema={"order_id": pl.String, "response_h": pl.Float64, "response_score": pl.Float64,
-                "resolution_h": pl.Float64, "resolution_score": pl.Float64},  # fmt: skip
+        schema={
+            "order_id": pl.String,
+            "response_h": pl.Float64,
+            "response_score": pl.Float64,
+            "resolution_h": pl.Float64,
+            "resolution_score": pl.Float64,
+        },
         orient="row",
     )
 
     # slice dimensions of the orders with delays or tickets
     need = sorted(set(ids) | set(tickets["order_id"].to_list()))
     if by and need:
-        dims = stores.series.query(
-            _DIMS_SQL.format(dims="".join(f", {ident(d)}" for d in by)), [need]
-        )
+        dims = stores.series.query(_DIMS_SQL.format(dims="".join(f", {ident(d)}" for d in by)), [need])
         dims = _cast_dims(dims, by)
     else:
         dims = pl.DataFrame({"order_id": need}, schema={"order_id": pl.String})
@@ -306,7 +349,10 @@ def slice_health(
     d_agg = (
         delays.join(dims, on="order_id", how="inner")
         .group_by(keys, maintain_order=True)
-        .agg(pl.len().cast(pl.Int64).alias("delays"), pl.col("notified").sum().cast(pl.Int64).alias("delays_notified"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("delays"),
+            pl.col("notified").sum().cast(pl.Int64).alias("delays_notified"),
+        )
     )
     t_agg = (
         tickets.join(dims, on="order_id", how="inner")
@@ -345,6 +391,4 @@ def slice_health(
 
 
 def _cast_dims(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
-    return frame.with_columns(
-        pl.col(d).cast(pl.Boolean if d == "cross_border" else pl.String) for d in by
-    )
+    return frame.with_columns(pl.col(d).cast(pl.Boolean if d == "cross_border" else pl.String) for d in by)

@@ -41,7 +41,7 @@ import json
 import math
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -112,12 +112,16 @@ class MiningRun:
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         pats = self.patterns[:top] if top else self.patterns
         return {
-            "since": self.since, "until": self.until, "transactions": self.transactions,
-            "stalls": self.stalls, "tested": self.tested,
+            "since": self.since,
+            "until": self.until,
+            "transactions": self.transactions,
+            "stalls": self.stalls,
+            "tested": self.tested,
             "significant": sum(p.significant for p in self.patterns),
-            "patterns": [p.to_dict() for p in pats], "run_id": self.run_id,
+            "patterns": [p.to_dict() for p in pats],
+            "run_id": self.run_id,
             "new_hits": self.new_hits,
-        }  # fmt: skip
+        }
 
 
 # --- items ------------------------------------------------------------------------------------
@@ -185,12 +189,21 @@ def mine_patterns(
     """Ranked non-redundant stall patterns of the window [since, until] (defaults: the 7 days up
     to the data clock); significant ones first."""
     return run_mining(
-        stores, since, until, min_support, min_stalls=min_stalls, max_len=max_len, alpha=alpha,
-        catalog=catalog, record=False,
-    ).patterns  # fmt: skip
+        stores,
+        since,
+        until,
+        min_support,
+        min_stalls=min_stalls,
+        max_len=max_len,
+        alpha=alpha,
+        catalog=catalog,
+        record=False,
+    ).patterns
 
 
-def window(stores: Stores, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime] | None:
+def window(
+    stores: Stores, since: datetime | None, until: datetime | None
+) -> tuple[datetime, datetime] | None:
     until = _utc(until) or stores.series.data_clock()
     if until is None:
         return None
@@ -214,14 +227,14 @@ def run_mining(
     catalog = catalog or load_catalog()
     win = window(stores, since, until)
     if win is None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return MiningRun(now, now, 0, 0, 0, [])
     since, until = win
     tx = transactions(stores, since, until, catalog)
     pats, tested = mine_frame(tx, min_support, min_stalls=min_stalls, max_len=max_len, alpha=alpha)
     run = MiningRun(since, until, tx.height, int(tx["stalled"].sum()), tested, pats)
     if record:
-        run.run_id = f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        run.run_id = f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         run.new_hits = record_hits(stores, tx, run.run_id)
     return run
 
@@ -265,7 +278,9 @@ def mine_frame(
     for size in range(1, max_len + 1):
         next_frequent: set[tuple[str, ...]] = set()
         for combo in itertools.combinations(sorted(frequent, key=attrs.index), size):
-            if size > 1 and any(sub not in frequent_combos for sub in itertools.combinations(combo, size - 1)):
+            if size > 1 and any(
+                sub not in frequent_combos for sub in itertools.combinations(combo, size - 1)
+            ):
                 continue
             f = compact.filter(pl.all_horizontal(pl.col(c).is_in(frequent[c]) for c in combo))
             if f.height == 0:
@@ -300,8 +315,17 @@ def mine_frame(
     )
     pats = [_pattern(r) for r in cand.filter(pl.col("rr") > 1.0).iter_rows(named=True)]
     pats = _non_redundant(pats)
-    pats.sort(key=lambda x: (not x.significant, x.p_value, -x.risk_ratio, -x.stalls,
-                             -_conditions(x.items), -_depth(x.items), x.items))  # fmt: skip
+    pats.sort(
+        key=lambda x: (
+            not x.significant,
+            x.p_value,
+            -x.risk_ratio,
+            -x.stalls,
+            -_conditions(x.items),
+            -_depth(x.items),
+            x.items,
+        )
+    )
     return _merge_equivalent(pats), tested
 
 
@@ -319,10 +343,12 @@ def _within(g: pl.DataFrame, combo: tuple[str, ...], hypergeom: Any) -> pl.DataF
     p = hypergeom.sf(a - 1, N, A, n1)
     return g.select(
         _items_expr(combo, True),
-        pl.col("a").cast(pl.Int64), pl.col("n").cast(pl.Int64), pl.col("a_gt2").cast(pl.Int64),
+        pl.col("a").cast(pl.Int64),
+        pl.col("n").cast(pl.Int64),
+        pl.col("a_gt2").cast(pl.Int64),
         (pl.col("n") * pl.col("A") / pl.col("N")).cast(pl.Float64).alias("expected"),
         pl.col("node").alias("top_node"),
-    ).with_columns(pl.Series("rr", np.minimum(rr, RR_CAP)), pl.Series("p", np.clip(p, 0.0, 1.0)))  # fmt: skip
+    ).with_columns(pl.Series("rr", np.minimum(rr, RR_CAP)), pl.Series("p", np.clip(p, 0.0, 1.0)))
 
 
 def _across(g: pl.DataFrame, combo: tuple[str, ...], norm: Any) -> pl.DataFrame:
@@ -337,15 +363,26 @@ def _across(g: pl.DataFrame, combo: tuple[str, ...], norm: Any) -> pl.DataFrame:
         (c * pl.col("n") / pl.col("N")).alias("_den"),
         (pl.col("n") * pl.col("A") / pl.col("N")).alias("_e"),
         pl.when(pl.col("N") > 1)
-        .then(pl.col("n") * n0 * pl.col("A") * (pl.col("N") - pl.col("A"))
-              / (pl.col("N") ** 2 * (pl.col("N") - 1)))
-        .otherwise(0.0).alias("_v"),
-    )  # fmt: skip
+        .then(
+            pl.col("n")
+            * n0
+            * pl.col("A")
+            * (pl.col("N") - pl.col("A"))
+            / (pl.col("N") ** 2 * (pl.col("N") - 1))
+        )
+        .otherwise(0.0)
+        .alias("_v"),
+    )
     s = k.group_by(list(combo), maintain_order=True).agg(
-        pl.col("a").sum(), pl.col("n").sum(), pl.col("a_gt2").sum(),
-        pl.col("_num").sum(), pl.col("_den").sum(), pl.col("_e").sum(), pl.col("_v").sum(),
+        pl.col("a").sum(),
+        pl.col("n").sum(),
+        pl.col("a_gt2").sum(),
+        pl.col("_num").sum(),
+        pl.col("_den").sum(),
+        pl.col("_e").sum(),
+        pl.col("_v").sum(),
         pl.col("node").sort_by("a").last().alias("top_node"),
-    )  # fmt: skip
+    )
     a = s["a"].to_numpy().astype(float)
     num, den = s["_num"].to_numpy(), s["_den"].to_numpy()
     e, v = s["_e"].to_numpy(), s["_v"].to_numpy()
@@ -357,9 +394,12 @@ def _across(g: pl.DataFrame, combo: tuple[str, ...], norm: Any) -> pl.DataFrame:
     p = np.maximum(np.where(v > 0, norm.sf(z), 1.0), poisson.sf(a - 1, np.maximum(e, 1e-12)))
     return s.select(
         _items_expr(combo, False),
-        pl.col("a").cast(pl.Int64), pl.col("n").cast(pl.Int64), pl.col("a_gt2").cast(pl.Int64),
-        pl.col("_e").cast(pl.Float64).alias("expected"), "top_node",
-    ).with_columns(pl.Series("rr", np.minimum(rr, RR_CAP)), pl.Series("p", np.clip(p, 0.0, 1.0)))  # fmt: skip
+        pl.col("a").cast(pl.Int64),
+        pl.col("n").cast(pl.Int64),
+        pl.col("a_gt2").cast(pl.Int64),
+        pl.col("_e").cast(pl.Float64).alias("expected"),
+        "top_node",
+    ).with_columns(pl.Series("rr", np.minimum(rr, RR_CAP)), pl.Series("p", np.clip(p, 0.0, 1.0)))
 
 
 def _holm(p: np.ndarray) -> np.ndarray:
@@ -375,12 +415,21 @@ def _pattern(r: dict[str, Any]) -> Pattern:
     items = canonical(_as_dict(tuple(r["items"])))
     gt2 = int(r["a_gt2"])
     return Pattern(
-        id=pattern_id(items), items=items, name=display_name(items), stalls=int(r["a"]),
-        visits=int(r["n"]), support=float(r["support"]), confidence=float(r["confidence"]),
-        risk_ratio=float(r["rr"]), expected=float(r["expected"]), p_value=float(r["p"]),
-        p_adjusted=float(r["p_adj"]), significant=bool(r["significant"]), top_node=r["top_node"],
+        id=pattern_id(items),
+        items=items,
+        name=display_name(items),
+        stalls=int(r["a"]),
+        visits=int(r["n"]),
+        support=float(r["support"]),
+        confidence=float(r["confidence"]),
+        risk_ratio=float(r["rr"]),
+        expected=float(r["expected"]),
+        p_value=float(r["p"]),
+        p_adjusted=float(r["p_adj"]),
+        significant=bool(r["significant"]),
+        top_node=r["top_node"],
         dwell_band={BAND_1_2: int(r["a"]) - gt2, BAND_GT2: gt2},
-    )  # fmt: skip
+    )
 
 
 def _non_redundant(pats: list[Pattern]) -> list[Pattern]:
@@ -421,11 +470,15 @@ def _merge_equivalent(pats: list[Pattern]) -> list[Pattern]:
     kept: list[Pattern] = []
     for p in pats:
         twin = next(
-            (k for k in kept
-             if k.stalls == p.stalls and k.top_node == p.top_node
-             and abs(k.visits - p.visits) <= 0.2 * max(k.visits, p.visits)),
+            (
+                k
+                for k in kept
+                if k.stalls == p.stalls
+                and k.top_node == p.top_node
+                and abs(k.visits - p.visits) <= 0.2 * max(k.visits, p.visits)
+            ),
             None,
-        )  # fmt: skip
+        )
         if twin is None:
             kept.append(p)
         else:
@@ -488,7 +541,7 @@ def keep(
         "version": int(mine["version"].max()) + 1 if mine.height else 1,  # type: ignore[operator]
         "pattern_id": pattern_id(items),
         "items": json.dumps(list(items)),
-        "created_at": datetime.now(timezone.utc),
+        "created_at": datetime.now(UTC),
         "support": found.support if found else None,
         "risk_ratio": found.risk_ratio if found else None,
         "p_adjusted": found.p_adjusted if found else None,
@@ -512,7 +565,7 @@ def record_hits(stores: Stores, tx: pl.DataFrame, run_id: str) -> dict[str, int]
     cur = _current(stores.series.patterns())
     out: dict[str, int] = {}
     stalled = tx.filter(pl.col("stalled"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     frames = []
     for r in cur.iter_rows(named=True):
         items = _as_dict(tuple(json.loads(r["items"])))
@@ -520,10 +573,15 @@ def record_hits(stores: Stores, tx: pl.DataFrame, run_id: str) -> dict[str, int]
         if any(a not in tx.columns for a in items):
             continue
         hits = stalled.filter(cond).select(
-            pl.lit(r["pattern_id"]).alias("pattern_id"), "order_id", "node",
-            pl.col("visit").cast(pl.Int32), "entered_at", "dwell_ms",
-            pl.lit(run_id).alias("run_id"), pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("recorded_at"),
-        )  # fmt: skip
+            pl.lit(r["pattern_id"]).alias("pattern_id"),
+            "order_id",
+            "node",
+            pl.col("visit").cast(pl.Int32),
+            "entered_at",
+            "dwell_ms",
+            pl.lit(run_id).alias("run_id"),
+            pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("recorded_at"),
+        )
         frames.append((r["name"], hits))
     for name, hits in frames:
         out[name] = stores.series.record_pattern_hits(hits) if hits.height else 0
@@ -538,28 +596,47 @@ def library_report(stores: Stores, weeks: int = 4) -> list[dict[str, Any]]:
     if lib.height == 0:
         return []
     hits = stores.series.pattern_hits(lib["pattern_id"].unique().to_list())
-    clock = stores.series.data_clock() or datetime.now(timezone.utc)
+    clock = stores.series.data_clock() or datetime.now(UTC)
     week0 = _week_start(clock) - timedelta(weeks=weeks - 1)
     labels = [(week0 + timedelta(weeks=i)) for i in range(weeks)]
     out = []
     for r in lib.sort("name", "version").iter_rows(named=True):
         h = hits.filter(pl.col("pattern_id") == r["pattern_id"])
         per_run = (
-            h.group_by("run_id", maintain_order=True).agg(pl.len().alias("hits"), pl.col("recorded_at").min().alias("at"))
-            .sort("at").to_dicts()
-        )  # fmt: skip
+            h.group_by("run_id", maintain_order=True)
+            .agg(pl.len().alias("hits"), pl.col("recorded_at").min().alias("at"))
+            .sort("at")
+            .to_dicts()
+        )
         weekly = []
         for w in labels:
             n = h.filter((pl.col("entered_at") >= w) & (pl.col("entered_at") < w + timedelta(weeks=1))).height
             weekly.append({"week": f"{w.isocalendar().year}-W{w.isocalendar().week:02d}", "hits": n})
         items = tuple(json.loads(r["items"]))
-        out.append({
-            **{k: r[k] for k in ("name", "version", "pattern_id", "created_at", "support",
-                                 "risk_ratio", "p_adjusted", "stalls", "note")},
-            "items": list(items), "label": display_name(items), "hits": h.height,
-            "hits_per_run": per_run, "hits_per_week": weekly,
-            "trend": _trend([x["hits"] for x in weekly]),
-        })  # fmt: skip
+        out.append(
+            {
+                **{
+                    k: r[k]
+                    for k in (
+                        "name",
+                        "version",
+                        "pattern_id",
+                        "created_at",
+                        "support",
+                        "risk_ratio",
+                        "p_adjusted",
+                        "stalls",
+                        "note",
+                    )
+                },
+                "items": list(items),
+                "label": display_name(items),
+                "hits": h.height,
+                "hits_per_run": per_run,
+                "hits_per_week": weekly,
+                "trend": _trend([x["hits"] for x in weekly]),
+            }
+        )
     return out
 
 
@@ -576,21 +653,30 @@ def _trend(counts: list[int]) -> str:
 
 
 def _week_start(t: datetime) -> datetime:
-    d = t.astimezone(timezone.utc)
-    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc) - timedelta(days=d.weekday())
+    d = t.astimezone(UTC)
+    return datetime(d.year, d.month, d.day, tzinfo=UTC) - timedelta(days=d.weekday())
 
 
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # --- CLI --------------------------------------------------------------------------------------
 
 
-
 __all__ = [
-    "MiningRun", "Pattern", "display_name", "keep", "library", "library_report", "mine_frame",
-    "mine_patterns", "parse_items", "pattern_id", "record_hits", "run_mining",
-]  # fmt: skip
+    "MiningRun",
+    "Pattern",
+    "display_name",
+    "keep",
+    "library",
+    "library_report",
+    "mine_frame",
+    "mine_patterns",
+    "parse_items",
+    "pattern_id",
+    "record_hits",
+    "run_mining",
+]

@@ -64,15 +64,23 @@ UNITS = {"cycle_time": "h", "node_dwell": "h", "stall_rate": ""}
 
 # Dimension kinds: entities are where a cause can be acted on; conditions and mechanisms explain.
 ENTITY = {
-    "equipment_id": "equipment", "inspector_id": "inspector", "zone_id": "zone",
-    "broker_id": "broker", "carrier_id": "carrier", "warehouse_id": "warehouse",
-    "sku_category": "sku category", "channel": "channel", "destination_country": "destination",
-    "cross_border": "cross-border", "region": "region",
-}  # fmt: skip
+    "equipment_id": "equipment",
+    "inspector_id": "inspector",
+    "zone_id": "zone",
+    "broker_id": "broker",
+    "carrier_id": "carrier",
+    "warehouse_id": "warehouse",
+    "sku_category": "sku category",
+    "channel": "channel",
+    "destination_country": "destination",
+    "cross_border": "cross-border",
+    "region": "region",
+}
 CONDITION = {
-    "calibration": "equipment calibration", "humidity_band": "zone humidity",
+    "calibration": "equipment calibration",
+    "humidity_band": "zone humidity",
     "broker_login_rate": "broker login rate",
-}  # fmt: skip
+}
 MECHANISM = {"qc_result": "QC result", "node": "node", "flow": "flow"}
 LABEL = {**ENTITY, **CONDITION, **MECHANISM}
 KIND_WEIGHT = {"entity": 1.0, "condition": 0.8, "mechanism": 0.6}
@@ -85,9 +93,11 @@ MIN_UNITS = 5
 POPULATION = 0.7  # a segment holding more than this share of units in both periods is the slice
 # Values that describe things as they should be: they cannot explain a deterioration.
 NORMAL_VALUES = {
-    "calibration": ("in date",), "qc_result": ("pass",), "broker_login_rate": ("normal",),
+    "calibration": ("in date",),
+    "qc_result": ("pass",),
+    "broker_login_rate": ("normal",),
     "humidity_band": (HUMIDITY_BANDS[1][1],),
-}  # fmt: skip
+}
 SAME_STORY = 0.75
 HOST_MAX = 0.5
 SLICE_TESTS = 10  # the slice against its parent is one question; allow for a few asked in a row
@@ -108,7 +118,7 @@ class RootCauseError(ValueError):
 def explain(
     stores: Any,
     metric: str,
-    slice: dict[str, str],  # noqa: A002 - the public name of the argument
+    slice: dict[str, str],
     period: Period,
     baseline: Period,
     top: int = 10,
@@ -129,24 +139,35 @@ def explain(
     nodes = list(catalog.nodes)
     w = {
         "pre_handover": nodes[: nodes.index("HANDED_OVER")] if "HANDED_OVER" in nodes else nodes,
-        "b0": baseline.start, "b1": baseline.end, "p0": period.start, "p1": period.end,
-        "clock": clock, "p_asof": min(period.end, clock), "b_asof": min(baseline.end, clock),
-    }  # fmt: skip
+        "b0": baseline.start,
+        "b1": baseline.end,
+        "p0": period.start,
+        "p1": period.end,
+        "clock": clock,
+        "p_asof": min(period.end, clock),
+        "b_asof": min(baseline.end, clock),
+    }
     ctx = _Ctx(stores, metric, order_slice, node, w, catalog)
     ctx.limit = max(0, int(top)) + 5
     out = {
-        "metric": metric, "slice": dict(slice or {}), "period": period.label,
+        "metric": metric,
+        "slice": dict(slice or {}),
+        "period": period.label,
         "baseline": baseline.label,
-        "period_range": [period.start, period.end], "baseline_range": [baseline.start, baseline.end],
-    }  # fmt: skip
+        "period_range": [period.start, period.end],
+        "baseline_range": [baseline.start, baseline.end],
+    }
     ctx.load_units()
     f = ctx.units
     n1 = int((f["per"] == 1).sum()) if len(f) else 0
     n0 = len(f) - n1
     if n0 == 0 or n1 == 0:
-        out.update(value={"period": ctx.mean(1), "baseline": ctx.mean(0), "delta": None},
-                   units={"period": n1, "baseline": n0}, findings=[],
-                   note="no units in " + ("the period" if n1 == 0 else "the baseline"))  # fmt: skip
+        out.update(
+            value={"period": ctx.mean(1), "baseline": ctx.mean(0), "delta": None},
+            units={"period": n1, "baseline": n0},
+            findings=[],
+            note="no units in " + ("the period" if n1 == 0 else "the baseline"),
+        )
         return out
     m1, m0 = ctx.mean(1), ctx.mean(0)
     out["value"] = {"period": m1, "baseline": m0, "delta": m1 - m0}
@@ -200,8 +221,15 @@ class _Stats:
     def __init__(self, y: np.ndarray, per: np.ndarray, sign: float | None = None):
         self.y, self.per = y, per
         n0, n1 = float((per == 0).sum()), float((per == 1).sum())
-        self._set(n0, float(y[per == 0].sum()), float((y[per == 0] ** 2).sum()),
-                  n1, float(y[per == 1].sum()), float((y[per == 1] ** 2).sum()), sign)  # fmt: skip
+        self._set(
+            n0,
+            float(y[per == 0].sum()),
+            float((y[per == 0] ** 2).sum()),
+            n1,
+            float(y[per == 1].sum()),
+            float((y[per == 1] ** 2).sum()),
+            sign,
+        )
 
     @classmethod
     def from_sums(cls, n0, s0, ss0, n1, s1, ss1, sign: float | None = None) -> _Stats:
@@ -257,8 +285,14 @@ class _Stats:
     def mask_sums(self, mask: np.ndarray) -> list[float]:
         y, per = self.y[mask], self.per[mask]
         y0, y1 = y[per == 0], y[per == 1]
-        return [float(len(y0)), float(y0.sum()), float((y0 * y0).sum()),
-                float(len(y1)), float(y1.sum()), float((y1 * y1).sum())]  # fmt: skip
+        return [
+            float(len(y0)),
+            float(y0.sum()),
+            float((y0 * y0).sum()),
+            float(len(y1)),
+            float(y1.sum()),
+            float((y1 * y1).sum()),
+        ]
 
     def of_mask(self, mask: np.ndarray) -> dict[str, float]:
         v = self.mask_sums(mask)
@@ -274,7 +308,11 @@ class _Dual:
     cause typically pushes its units into abnormality, which is rare in a baseline."""
 
     def __init__(
-        self, y: np.ndarray, per: np.ndarray, binary: bool, flags: np.ndarray | None = None,
+        self,
+        y: np.ndarray,
+        per: np.ndarray,
+        binary: bool,
+        flags: np.ndarray | None = None,
         twin: np.ndarray | None = None,
     ):
         self.m = _Stats(y, per)
@@ -357,14 +395,20 @@ class _Ctx:
     def load_units(self) -> None:
         if self.metric == "node_dwell" and self.focus_node is None:
             self._pick_node()
-        if self.metric == "stall_rate" and self.focus_node is not None and self.catalog.sla_ms(self.focus_node) is None:
+        if (
+            self.metric == "stall_rate"
+            and self.focus_node is not None
+            and self.catalog.sla_ms(self.focus_node) is None
+        ):
             raise RootCauseError(f"{self.focus_node} is a resting node: it has no SLA, so no stalls")
         p = R.Params()
         sql = self.unit_sql(self.slice, p)
         f = self.stores.series.query(sql, p.values)
-        self.units = f.with_columns(pl.col("y").cast(pl.Float64), pl.col("per").cast(pl.Int8)).with_row_index(
-            "unit"
-        ).with_columns(pl.col("unit").cast(pl.Int64))
+        self.units = (
+            f.with_columns(pl.col("y").cast(pl.Float64), pl.col("per").cast(pl.Int8))
+            .with_row_index("unit")
+            .with_columns(pl.col("unit").cast(pl.Int64))
+        )
 
     def _pick_node(self) -> None:
         """node_dwell without a node slice: decompose over nodes in SQL, then drill into the
@@ -395,11 +439,21 @@ class _Ctx:
         m = len(rows)
         for share, z, node, m0, m1, n0, n1 in rows:
             p_adj = min(1.0, _norm_sf(z) * m)
-            self.node_findings.append({
-                "dimension": "node", "value": node, "kind": "mechanism", "share": share, "z": z,
-                "p_adj": p_adj, "m0": m0, "m1": m1, "n0": int(n0), "n1": int(n1),
-                "segment": {"node": node},
-            })  # fmt: skip
+            self.node_findings.append(
+                {
+                    "dimension": "node",
+                    "value": node,
+                    "kind": "mechanism",
+                    "share": share,
+                    "z": z,
+                    "p_adj": p_adj,
+                    "m0": m0,
+                    "m1": m1,
+                    "n0": int(n0),
+                    "n1": int(n1),
+                    "segment": {"node": node},
+                }
+            )
 
     def mean(self, per: int) -> float | None:
         f = self.units
@@ -421,9 +475,10 @@ class _Ctx:
         if "stalled_nodes" in f.columns:
             parts.append(
                 f.select("unit", pl.col("stalled_nodes").str.split(",").alias("value"))
-                .explode("value").drop_nulls("value")
+                .explode("value")
+                .drop_nulls("value")
                 .select("unit", pl.lit("node").alias("dim"), "value")
-            )  # fmt: skip
+            )
             parts.append(
                 f.filter(pl.col("looped") == 1).select(
                     "unit", pl.lit("flow").alias("dim"), pl.lit("cancel -> reinstate loop").alias("value")
@@ -431,7 +486,7 @@ class _Ctx:
             )
         orders = f.select("unit", "order_id")
         t0, t1 = self.window()
-        slice_push = {k: v for k, v in self.slice.items()}
+        slice_push = dict(self.slice.items())
         # QC reports -> equipment, inspector, zone, result, calibration status, humidity band
         qc = self.stores.graph.query(*R.graph_qc(slice_push, t0, t1))
         if not qc.is_empty():
@@ -441,27 +496,46 @@ class _Ctx:
             self.qc = qc
             uq = orders.join(qc, on="order_id")
             for d in ("equipment_id", "inspector_id", "zone_id", "calibration", "humidity_band"):
-                parts.append(uq.select("unit", pl.lit(d).alias("dim"), pl.col(d).cast(pl.String).alias("value")))
+                parts.append(
+                    uq.select("unit", pl.lit(d).alias("dim"), pl.col(d).cast(pl.String).alias("value"))
+                )
             worst = (
                 qc.group_by("order_id", maintain_order=True)
-                .agg(pl.col("result").replace_strict({"pass": 0, "fail": 1, "rework": 2}, default=0).max().alias("r"))
+                .agg(
+                    pl.col("result")
+                    .replace_strict({"pass": 0, "fail": 1, "rework": 2}, default=0)
+                    .max()
+                    .alias("r")
+                )
                 .with_columns(pl.col("r").replace_strict({0: "pass", 1: "fail", 2: "rework"}).alias("value"))
             )
-            parts.append(orders.join(worst, on="order_id").select("unit", pl.lit("qc_result").alias("dim"), "value"))
+            parts.append(
+                orders.join(worst, on="order_id").select("unit", pl.lit("qc_result").alias("dim"), "value")
+            )
         ship = self.stores.graph.query(*R.graph_shipments(slice_push, t0, t1))
         if not ship.is_empty():
             self.ship = ship
-            parts.append(orders.join(ship, on="order_id").select(
-                "unit", pl.lit("carrier_id").alias("dim"), pl.col("carrier_id").alias("value")))  # fmt: skip
+            parts.append(
+                orders.join(ship, on="order_id").select(
+                    "unit", pl.lit("carrier_id").alias("dim"), pl.col("carrier_id").alias("value")
+                )
+            )
         decl = self.stores.graph.query(*R.graph_declarations(slice_push, t0, t1))
         if not decl.is_empty():
             decl = decl.join(orders.select("order_id").unique(), on="order_id", how="semi")
             decl = self._login_band(decl)
             self.decl = decl
             ud = orders.join(decl, on="order_id")
-            parts.append(ud.select("unit", pl.lit("broker_id").alias("dim"), pl.col("broker_id").alias("value")))
-            parts.append(ud.select("unit", pl.lit("broker_login_rate").alias("dim"),
-                                   pl.col("broker_login_rate").alias("value")))  # fmt: skip
+            parts.append(
+                ud.select("unit", pl.lit("broker_id").alias("dim"), pl.col("broker_id").alias("value"))
+            )
+            parts.append(
+                ud.select(
+                    "unit",
+                    pl.lit("broker_login_rate").alias("dim"),
+                    pl.col("broker_login_rate").alias("value"),
+                )
+            )
         mem = pl.concat([p.with_columns(pl.col("unit").cast(pl.Int64)) for p in parts]) if parts else None
         if mem is None:
             return pl.DataFrame(schema={"unit": pl.Int64, "dim": pl.String, "value": pl.String})
@@ -469,22 +543,28 @@ class _Ctx:
 
     def _qc_conditions(self, qc: pl.DataFrame) -> pl.DataFrame:
         labels = {"none": "no calibration record", "overdue": "overdue", "ok": "in date"}
-        qc = calibration_at_inspection(qc, self.stores.graph.query(R.CALIBRATIONS)).with_columns(
-            pl.col("calibration_status").replace_strict(labels).alias("calibration")
-        ).drop("calibration_status")
+        qc = (
+            calibration_at_inspection(qc, self.stores.graph.query(R.CALIBRATIONS))
+            .with_columns(pl.col("calibration_status").replace_strict(labels).alias("calibration"))
+            .drop("calibration_status")
+        )
         if "calibration_id" not in qc.columns:  # no calibrations stored at all
             qc = qc.with_columns(pl.lit(None, pl.String).alias("calibration_id"))
         t0, t1 = self.window()
         clim = self.stores.series.query(R.CLIMATE_HOURLY, [t0, t1])
         qc = qc.with_columns(pl.col("inspected_at").dt.truncate("1h").alias("hour"))
         if clim.is_empty():
-            return qc.with_columns(pl.lit(None, pl.String).alias("humidity_band"), pl.lit(None, pl.Float64).alias("humidity"))
+            return qc.with_columns(
+                pl.lit(None, pl.String).alias("humidity_band"), pl.lit(None, pl.Float64).alias("humidity")
+            )
         clim = clim.with_columns(pl.col("hour").cast(pl.Datetime("us", "UTC")))
         qc = qc.join(clim.select("zone_id", "hour", "humidity"), on=["zone_id", "hour"], how="left")
         band = pl.lit(HUMID_TOP)
         for limit, name in reversed(HUMIDITY_BANDS):
             band = pl.when(pl.col("humidity") < limit).then(pl.lit(name)).otherwise(band)
-        return qc.with_columns(pl.when(pl.col("humidity").is_null()).then(None).otherwise(band).alias("humidity_band"))
+        return qc.with_columns(
+            pl.when(pl.col("humidity").is_null()).then(None).otherwise(band).alias("humidity_band")
+        )
 
     def _login_band(self, decl: pl.DataFrame) -> pl.DataFrame:
         t0, t1 = self.window()
@@ -495,7 +575,10 @@ class _Ctx:
             return decl.with_columns(pl.lit("normal").alias("broker_login_rate"))
         counts = np.zeros(len(decl), np.int64)
         la = logins.with_columns(pl.col("login_at").cast(pl.Datetime("us", "UTC")))
-        by = {b: np.sort(g["login_at"].dt.epoch("ms").to_numpy()) for (b,), g in la.group_by("actor_id", maintain_order=True)}
+        by = {
+            b: np.sort(g["login_at"].dt.epoch("ms").to_numpy())
+            for (b,), g in la.group_by("actor_id", maintain_order=True)
+        }
         ts = decl["declared_at"].dt.epoch("ms").to_numpy()
         brokers = decl["broker_id"].to_numpy()
         hour = 3_600_000
@@ -524,7 +607,9 @@ class _Ctx:
         self.mem = mem
         j = mem.join(f.select("unit", "per", "y").with_columns(pl.Series("e", dual.e)), on="unit")
         g = j.group_by("dim", "value", "per", maintain_order=True).agg(
-            pl.len().alias("n"), pl.col("y").sum().alias("s"), (pl.col("y") ** 2).sum().alias("ss"),
+            pl.len().alias("n"),
+            pl.col("y").sum().alias("s"),
+            (pl.col("y") ** 2).sum().alias("ss"),
             pl.col("e").sum().alias("se"),
         )
         segs: dict[tuple[str, str], list[float]] = {}
@@ -541,8 +626,21 @@ class _Ctx:
                 continue  # (nearly) the whole slice: not a segment that can explain a change
             c, zm, m0, m1 = st.of_sums(*v[:6])
             ct, zt, _, _ = dual.t.of_sums(v[0], v[6], v[6], v[3], v[7], v[7])
-            rows.append({"dimension": d, "value": val, "c": c, "z": max(zm, zt), "z_mean": zm, "z_tail": zt,
-                         "ct": ct, "m0": m0, "m1": m1, "n0": int(v[0]), "n1": int(v[3])})  # fmt: skip
+            rows.append(
+                {
+                    "dimension": d,
+                    "value": val,
+                    "c": c,
+                    "z": max(zm, zt),
+                    "z_mean": zm,
+                    "z_tail": zt,
+                    "ct": ct,
+                    "m0": m0,
+                    "m1": m1,
+                    "n0": int(v[0]),
+                    "n1": int(v[3]),
+                }
+            )
         if twin is not None and any(
             r["dimension"] == "flow" and c_share(r["ct"], dual.t.delta) >= SAME_STORY and r["z_tail"] >= 3
             for r in rows
@@ -560,7 +658,10 @@ class _Ctx:
             g2 = gross.setdefault(r["dimension"], [0.0, 0.0])
             g2[0] += max(r["c"], 0.0)
             g2[1] += max(r["ct"], 0.0)
-        floor = [max((g[0] for g in gross.values()), default=0.0), max((g[1] for g in gross.values()), default=0.0)]
+        floor = [
+            max((g[0] for g in gross.values()), default=0.0),
+            max((g[1] for g in gross.values()), default=0.0),
+        ]
         if st.delta <= 0:
             dual.D = min((g[0] for g in gross.values() if g[0] > 0), default=floor[0]) or 1e-12
         if dual.t.delta <= 0:
@@ -579,7 +680,9 @@ class _Ctx:
         masks = {}
         unit_count = len(f)
         for r in cand:
-            ids = mem.filter((pl.col("dim") == r["dimension"]) & (pl.col("value") == r["value"]))["unit"].to_numpy()
+            ids = mem.filter((pl.col("dim") == r["dimension"]) & (pl.col("value") == r["value"]))[
+                "unit"
+            ].to_numpy()
             m = np.zeros(unit_count, bool)
             m[ids] = True
             masks[(r["dimension"], r["value"])] = m
@@ -613,9 +716,21 @@ class _Ctx:
             v1 = max(ss1 / st.N1 - a1 * a1, 0.0)
             c = a1 - a0
             se = math.sqrt(v0 / st.N0 + v1 / st.N1) or 1e-12
-            rows.append({"dimension": "node", "value": node, "c": c, "z": st.sign * c / se, "m0": a0, "m1": a1,
-                         "n0": int(st.N0), "n1": int(st.N1), "kind": "mechanism", "stage": True,
-                         "slice_weight": STAGE_WEIGHT})  # fmt: skip
+            rows.append(
+                {
+                    "dimension": "node",
+                    "value": node,
+                    "c": c,
+                    "z": st.sign * c / se,
+                    "m0": a0,
+                    "m1": a1,
+                    "n0": int(st.N0),
+                    "n1": int(st.N1),
+                    "kind": "mechanism",
+                    "stage": True,
+                    "slice_weight": STAGE_WEIGHT,
+                }
+            )
         m = max(1, len(rows))
         for r in rows:
             r["share"] = c_share(r["c"], st.delta if st.delta > 0 else sum(max(x["c"], 0.0) for x in rows))
@@ -681,25 +796,39 @@ class _Ctx:
         segment = {r["dimension"]: r["value"] for r in core}
         ctx = {r["dimension"]: r["value"] for r in context}
         stat = {
-            "c": s["c"], "z": s["z"], "m0": s["m0"], "m1": s["m1"], "n0": s["n0"], "n1": s["n1"],
-            "share": s["share"], "tail_share": s["tail_share"],
+            "c": s["c"],
+            "z": s["z"],
+            "m0": s["m0"],
+            "m1": s["m1"],
+            "n0": s["n0"],
+            "n1": s["n1"],
+            "share": s["share"],
+            "tail_share": s["tail_share"],
             "kind": core[0]["kind"] if len(core) == 1 else "entity",
-        }  # fmt: skip
+        }
         stat["p_adj"] = min(1.0, _norm_sf(stat["z"]) * m_tests)
         stat["score"] = _score(stat)
         stat["_mask"] = cur
         cond_list = [
-            {"dimension": r["dimension"], "value": r["value"], "contribution": round(r["share"], 3),
-             "surprise": round(r["z"], 2)}
+            {
+                "dimension": r["dimension"],
+                "value": r["value"],
+                "contribution": round(r["share"], 3),
+                "surprise": round(r["z"], 2),
+            }
             for r in sorted(conds, key=lambda r: (-r["score"], *_tie(r)))
-        ]  # fmt: skip
+        ]
         fd = self._shape(dim, val, segment, ctx, cond_list, stat)
         if related:
             fd["related"] = [
-                {"dimension": r["dimension"], "value": r["value"], "contribution": round(r["share"], 3),
-                 "surprise": round(r["z"], 2)}
+                {
+                    "dimension": r["dimension"],
+                    "value": r["value"],
+                    "contribution": round(r["share"], 3),
+                    "surprise": round(r["z"], 2),
+                }
                 for r in related
-            ]  # fmt: skip
+            ]
         return fd
 
     def _host(self, cur: np.ndarray, goal: float, dual: _Dual, skip: set) -> tuple[dict, np.ndarray] | None:
@@ -712,9 +841,10 @@ class _Ctx:
             return None
         cov = (
             self.mem.filter(pl.col("unit").is_in(units) & pl.col("dim").is_in(list(ENTITY)))
-            .group_by("dim", "value", maintain_order=True).agg(pl.len().alias("k"))
+            .group_by("dim", "value", maintain_order=True)
+            .agg(pl.len().alias("k"))
             .filter(pl.col("k") >= 0.8 * len(units))
-        )  # fmt: skip
+        )
         best = None
         for d, v, _ in cov.iter_rows():
             row = self.rows_by_key.get((d, v))
@@ -726,7 +856,9 @@ class _Ctx:
         if best is None:
             return None
         row = best[1]
-        ids = self.mem.filter((pl.col("dim") == row["dimension"]) & (pl.col("value") == row["value"]))["unit"].to_numpy()
+        ids = self.mem.filter((pl.col("dim") == row["dimension"]) & (pl.col("value") == row["value"]))[
+            "unit"
+        ].to_numpy()
         m = np.zeros(len(self.units), bool)
         m[ids] = True
         if _power(dual.of_mask(cur & m)) < goal:
@@ -738,17 +870,23 @@ class _Ctx:
         ctx = dict(context)
         ctx.update(self._derived_context(segment, ctx))
         fd = {
-            "dimension": dim, "value": val, "segment": {**segment, **ctx},
-            "contribution": round(r["share"], 4), "surprise": round(r["z"], 3),
+            "dimension": dim,
+            "value": val,
+            "segment": {**segment, **ctx},
+            "contribution": round(r["share"], 4),
+            "surprise": round(r["z"], 3),
             "score": round(r["score"], 4),
-            "confidence": _level(conf), "confidence_value": round(conf, 3),
+            "confidence": _level(conf),
+            "confidence_value": round(conf, 3),
             "kind": r["kind"],
             "stats": {
-                "baseline_mean": _r(r["m0"]), "period_mean": _r(r["m1"]),
-                "baseline_units": int(r["n0"]), "period_units": int(r["n1"]),
+                "baseline_mean": _r(r["m0"]),
+                "period_mean": _r(r["m1"]),
+                "baseline_units": int(r["n0"]),
+                "period_units": int(r["n1"]),
                 "p_adjusted": float(f"{r['p_adj']:.3g}"),
             },
-        }  # fmt: skip
+        }
         if ctx:
             fd["context"] = ctx
         if conditions:
@@ -780,21 +918,31 @@ class _Ctx:
                 if name in segment or name in ctx or name in out or rows.is_empty():
                     continue
                 out[name] = rows[col].mode().sort()[0]
-        if self.qc_all is not None and "equipment_id" not in segment and "equipment_id" not in ctx and (
-            {"zone_id", "warehouse_id"} & (set(segment) | set(out))
+        if (
+            self.qc_all is not None
+            and "equipment_id" not in segment
+            and "equipment_id" not in ctx
+            and ({"zone_id", "warehouse_id"} & (set(segment) | set(out)))
         ):
             # follow the QC reports: does one device hold the failed inspections of this place?
             rep = self.qc_all.filter(
-                (pl.col("result") != "pass") & (pl.col("inspected_at") >= self.w["p0"])
+                (pl.col("result") != "pass")
+                & (pl.col("inspected_at") >= self.w["p0"])
                 & (pl.col("inspected_at") < self.w["p1"])
-            )  # fmt: skip
+            )
             zone = segment.get("zone_id") or out.get("zone_id")
             if zone:
                 rep = rep.filter(pl.col("zone_id") == zone)
             else:
-                rep = rep.filter(pl.col("qc_warehouse_id") == (segment.get("warehouse_id") or out.get("warehouse_id")))
+                rep = rep.filter(
+                    pl.col("qc_warehouse_id") == (segment.get("warehouse_id") or out.get("warehouse_id"))
+                )
             if len(rep) >= 5:
-                top = rep.group_by("equipment_id", maintain_order=True).len().sort(["len", "equipment_id"], descending=[True, False])
+                top = (
+                    rep.group_by("equipment_id", maintain_order=True)
+                    .len()
+                    .sort(["len", "equipment_id"], descending=[True, False])
+                )
                 eq, k = top.row(0)
                 if k >= 0.7 * len(rep):
                     out["equipment_id"] = eq
@@ -807,18 +955,27 @@ class _Ctx:
 
     # ---- the slice against its parent population -----------------------------------------------
     def _slice_finding(self, m_tests: int) -> dict | None:
-        keys = [k for k in self.slice]
+        keys = list(self.slice)
         if not keys:
             return None
         p = R.Params()
         vals = ["true" if v is True else "false" if v is False else v for v in self.slice.values()]
-        twin = "looped" if "looped" in self.units.columns else "reentered" if "reentered" in self.units.columns else None
+        twin = (
+            "looped"
+            if "looped" in self.units.columns
+            else "reentered"
+            if "reentered" in self.units.columns
+            else None
+        )
         sql = R.slice_contrast(self.unit_sql({}, p), p, keys, vals, twin)
         agg = self.stores.series.query(sql, p.values)
         if agg.is_empty():
             return None
         a = agg.to_dicts()
-        tot = {pp: [sum(float(r[k]) for r in a if int(r["per"]) == pp) for k in ("n", "s", "ss")] for pp in (0, 1)}
+        tot = {
+            pp: [sum(float(r[k]) for r in a if int(r["per"]) == pp) for k in ("n", "s", "ss")]
+            for pp in (0, 1)
+        }
         if not tot[0][0] or not tot[1][0]:
             return None
         parent = _Stats.from_sums(*tot[0], *tot[1], sign=self.st.sign)
@@ -826,7 +983,9 @@ class _Ctx:
         def sums(pred) -> list[float]:
             out = []
             for pp in (0, 1):
-                out += [sum(float(r[k]) for r in a if int(r["per"]) == pp and pred(r)) for k in ("n", "s", "ss")]
+                out += [
+                    sum(float(r[k]) for r in a if int(r["per"]) == pp and pred(r)) for k in ("n", "s", "ss")
+                ]
             return out
 
         full = sums(lambda r: all(int(r[f"f{i}"]) == 1 for i in range(len(keys))))
@@ -836,8 +995,14 @@ class _Ctx:
         if twin is not None:  # the same contrast on the twin indicator (0/1: ss = s)
             tw = {pp: sum(float(r["se"] or 0) for r in a if int(r["per"]) == pp) for pp in (0, 1)}
             pt = _Stats.from_sums(tot[0][0], tw[0], tw[0], tot[1][0], tw[1], tw[1], sign=self.st.sign)
-            fs = [sum(float(r["se"] or 0) for r in a if int(r["per"]) == pp
-                      and all(int(r[f"f{i}"]) == 1 for i in range(len(keys)))) for pp in (0, 1)]  # fmt: skip
+            fs = [
+                sum(
+                    float(r["se"] or 0)
+                    for r in a
+                    if int(r["per"]) == pp and all(int(r[f"f{i}"]) == 1 for i in range(len(keys)))
+                )
+                for pp in (0, 1)
+            ]
             _, zt, _, _ = pt.of_sums(full[0], fs[0], fs[0], full[3], fs[1], fs[1])
             z = max(z, zt)
         # within the parent, does the slice explain each single key's change (an interaction)?
@@ -853,12 +1018,21 @@ class _Ctx:
         share = 1.0 - max(0.0, rest_delta) / own_delta if own_delta > 0 else 0.0
         share = max(0.0, min(1.0, share))
         r = {
-            "dimension": "+".join(keys), "value": "+".join(str(v) for v in vals), "c": c, "z": z,
-            "m0": m0, "m1": m1, "n0": int(full[0]), "n1": int(full[3]), "share": share,
-            "kind": "entity", "p_adj": min(1.0, _norm_sf(z) * SLICE_TESTS * (2 if twin else 1)),
-            "segment": {k: str(v) for k, v in zip(keys, vals)},
-            "slice_weight": 1.0 if specific else 0.5, "rest_delta": rest_delta,
-        }  # fmt: skip
+            "dimension": "+".join(keys),
+            "value": "+".join(str(v) for v in vals),
+            "c": c,
+            "z": z,
+            "m0": m0,
+            "m1": m1,
+            "n0": int(full[0]),
+            "n1": int(full[3]),
+            "share": share,
+            "kind": "entity",
+            "p_adj": min(1.0, _norm_sf(z) * SLICE_TESTS * (2 if twin else 1)),
+            "segment": {k: str(v) for k, v in zip(keys, vals, strict=False)},
+            "slice_weight": 1.0 if specific else 0.5,
+            "rest_delta": rest_delta,
+        }
         r["score"] = _score(r)
         fd = self._shape(r["dimension"], r["value"], r["segment"], {}, [], r)
         fd["kind"] = "slice"
@@ -877,10 +1051,19 @@ class _Ctx:
             return [*out, sf]
         conds, rest, masks = [], [], []
         for fd in out:
-            if fd["kind"] in ("condition", "mechanism") and fd["contribution"] >= SAME_STORY \
-                    and "note" not in fd["stats"]:
-                conds.append({"dimension": fd["dimension"], "value": fd["value"],
-                              "contribution": fd["contribution"], "surprise": fd["surprise"]})  # fmt: skip
+            if (
+                fd["kind"] in ("condition", "mechanism")
+                and fd["contribution"] >= SAME_STORY
+                and "note" not in fd["stats"]
+            ):
+                conds.append(
+                    {
+                        "dimension": fd["dimension"],
+                        "value": fd["value"],
+                        "contribution": fd["contribution"],
+                        "surprise": fd["surprise"],
+                    }
+                )
                 if "_mask" in fd:
                     masks.append(fd["_mask"])
             else:
@@ -889,7 +1072,9 @@ class _Ctx:
             sf["conditions"] = conds
         if masks:
             sf["_mask"] = np.logical_or.reduce(masks)
-        sf["explanation"] = self._slice_sentence(sf, sf["stats"]["interaction"], sf["stats"]["rest_of_population_delta"])
+        sf["explanation"] = self._slice_sentence(
+            sf, sf["stats"]["interaction"], sf["stats"]["rest_of_population_delta"]
+        )
         return [sf, *rest]
 
     # ---- words --------------------------------------------------------------------------------
@@ -928,25 +1113,33 @@ class _Ctx:
                 f"{100 * max(share, 0):.0f} % of all the increases seen"
             )
         if st.get("note"):
-            s = (f"Time spent in {fd['value']} accounts for {100 * max(share, 0):.0f} % of the "
-                 f"{self._delta_words()} in {what} ({st['period_mean']:.2f} h per order against "
-                 f"{st['baseline_mean']:.2f} h)")  # fmt: skip
+            s = (
+                f"Time spent in {fd['value']} accounts for {100 * max(share, 0):.0f} % of the "
+                f"{self._delta_words()} in {what} ({st['period_mean']:.2f} h per order against "
+                f"{st['baseline_mean']:.2f} h)"
+            )
         conds = fd.get("conditions") or []
         if conds:
-            s += "; " + ", ".join(f"{LABEL.get(c['dimension'], c['dimension'])} {c['value']}" for c in conds[:3])
+            s += "; " + ", ".join(
+                f"{LABEL.get(c['dimension'], c['dimension'])} {c['value']}" for c in conds[:3]
+            )
         return s + f" ({fd['confidence']} confidence)."
 
     def _slice_sentence(self, fd: dict, specific: bool, rest_delta: float) -> str:
         seg = _describe(fd["segment"])
         st = fd["stats"]
-        s = (f"The change is specific to {seg}: {self._metric_words()} went from "
-             f"{self._fmt(st['baseline_mean'])} to {self._fmt(st['period_mean'])} while the rest moved by "
-             f"{self._fmt(rest_delta)}")  # fmt: skip
+        s = (
+            f"The change is specific to {seg}: {self._metric_words()} went from "
+            f"{self._fmt(st['baseline_mean'])} to {self._fmt(st['period_mean'])} while the rest moved by "
+            f"{self._fmt(rest_delta)}"
+        )
         if specific:
             s += ", and neither part of the combination alone explains it"
         conds = fd.get("conditions") or []
         if conds:
-            s += "; driven by " + ", ".join(f"{LABEL.get(c['dimension'], c['dimension'])} {c['value']}" for c in conds[:3])
+            s += "; driven by " + ", ".join(
+                f"{LABEL.get(c['dimension'], c['dimension'])} {c['value']}" for c in conds[:3]
+            )
         return s + f" ({fd['confidence']} confidence)."
 
     # ---- evidence -----------------------------------------------------------------------------
@@ -975,8 +1168,15 @@ class _Ctx:
         w = self.w
         if affected:
             ev["orders"] = affected[:MAX_IDS]
-        qc_dims = {"equipment_id", "inspector_id", "zone_id", "warehouse_id", "qc_result", "calibration",
-                   "humidity_band"}  # fmt: skip
+        qc_dims = {
+            "equipment_id",
+            "inspector_id",
+            "zone_id",
+            "warehouse_id",
+            "qc_result",
+            "calibration",
+            "humidity_band",
+        }
         conds = {c["dimension"] for c in fd.get("conditions") or []}
         if self.qc is not None and (qc_dims & (set(seg) | conds)):
             # the device / inspector / zone named: all its failed inspections in the period;
@@ -985,8 +1185,9 @@ class _Ctx:
             src = self.qc_all if device else self.qc.filter(pl.col("order_id").is_in(orders_all))
             rep = src.filter(
                 (pl.col("result") != "pass")
-                & (pl.col("inspected_at") >= w["p0"]) & (pl.col("inspected_at") < w["p1"])
-            )  # fmt: skip
+                & (pl.col("inspected_at") >= w["p0"])
+                & (pl.col("inspected_at") < w["p1"])
+            )
             for key in ("equipment_id", "inspector_id", "zone_id"):
                 if key in seg:
                     rep = rep.filter(pl.col(key) == seg[key])
@@ -995,7 +1196,11 @@ class _Ctx:
             if not rep.is_empty():
                 ev["qc_reports"] = rep.sort("inspected_at")["report_no"].to_list()[:MAX_IDS]
                 ev["warehouse_tasks"] = self._repicks(rep)
-                eqs = [seg["equipment_id"]] if "equipment_id" in seg else rep["equipment_id"].mode().to_list()[:1]
+                eqs = (
+                    [seg["equipment_id"]]
+                    if "equipment_id" in seg
+                    else rep["equipment_id"].mode().to_list()[:1]
+                )
                 cals = []
                 for eq in eqs:
                     cals += self._overdue_calibrations(eq, rep.filter(pl.col("equipment_id") == eq))
@@ -1006,15 +1211,19 @@ class _Ctx:
                 if not sens.is_empty():
                     ev["climate_readings"] = sens["sensor_id"].to_list()
                     detail["climate_readings"] = {
-                        "zone_id": zone, "from": w["p0"], "to": w["p1"],
-                        "readings": int(sens["readings"].sum()), "avg_humidity_pct": _r(sens["humidity"].mean()),
+                        "zone_id": zone,
+                        "from": w["p0"],
+                        "to": w["p1"],
+                        "readings": int(sens["readings"].sum()),
+                        "avg_humidity_pct": _r(sens["humidity"].mean()),
                         "max_humidity_pct": _r(sens["humidity_max"].max()),
-                    }  # fmt: skip
+                    }
         if self.decl is not None and ("broker_id" in seg or "broker_login_rate" in conds):
             d = self.decl.filter(
                 pl.col("order_id").is_in(affected)
-                & (pl.col("declared_at") >= w["p0"] - LOOKBACK) & (pl.col("declared_at") < w["p1"])
-            )  # fmt: skip
+                & (pl.col("declared_at") >= w["p0"] - LOOKBACK)
+                & (pl.col("declared_at") < w["p1"])
+            )
             if "broker_id" in seg:
                 d = d.filter(pl.col("broker_id") == seg["broker_id"])
             if not d.is_empty():
@@ -1022,26 +1231,34 @@ class _Ctx:
             brokers = [seg["broker_id"]] if "broker_id" in seg else d["broker_id"].unique().to_list()
             if self.logins is not None and brokers:
                 lg = self.logins.filter(
-                    pl.col("actor_id").is_in(brokers) & (pl.col("near") >= SPIKE_LOGINS)
-                    & (pl.col("login_at") >= w["p0"]) & (pl.col("login_at") < w["p1"])
-                ).sort("login_at")  # fmt: skip
+                    pl.col("actor_id").is_in(brokers)
+                    & (pl.col("near") >= SPIKE_LOGINS)
+                    & (pl.col("login_at") >= w["p0"])
+                    & (pl.col("login_at") < w["p1"])
+                ).sort("login_at")
                 if not lg.is_empty():
                     ev["operator_sessions"] = lg["session_id"].to_list()[:MAX_IDS]
                     detail["operator_sessions"] = {
-                        "actor_ids": brokers, "from": lg["login_at"].min(), "to": lg["login_at"].max(),
+                        "actor_ids": brokers,
+                        "from": lg["login_at"].min(),
+                        "to": lg["login_at"].max(),
                         "spike_logins": len(lg),
-                    }  # fmt: skip
+                    }
         looped = "looped" in f.columns and (
             "flow" in seg or "flow" in conds or fd.get("kind") == "slice" or self.metric == "stall_rate"
         )
         if looped:
             lo = f.filter(pl.Series(inside) & (pl.col("looped") == 1))["order_id"].unique().to_list()
             if lo:
-                apr = self.stores.graph.query(R.APPROVALS_OF, {"ids": lo, "t0": w["p0"] - LOOKBACK, "t1": w["p1"]})
+                apr = self.stores.graph.query(
+                    R.APPROVALS_OF, {"ids": lo, "t0": w["p0"] - LOOKBACK, "t1": w["p1"]}
+                )
                 if not apr.is_empty():
                     ev["approvals"] = apr.sort("approval_id")["approval_id"].to_list()[:MAX_IDS]
         if self.ship is not None and "carrier_id" in seg:
-            s = self.ship.filter(pl.col("order_id").is_in(affected) & (pl.col("carrier_id") == seg["carrier_id"]))
+            s = self.ship.filter(
+                pl.col("order_id").is_in(affected) & (pl.col("carrier_id") == seg["carrier_id"])
+            )
             if not s.is_empty():
                 ev["shipments"] = s.sort("waybill")["waybill"].to_list()[:MAX_IDS]
         fd["evidence"] = ev
@@ -1056,16 +1273,25 @@ class _Ctx:
             return []
         tasks = tasks.with_columns(pl.col("started_at").cast(pl.Datetime("us", "UTC"))).sort("started_at")
         r = rep.select("order_id", "inspected_at").sort("inspected_at")
-        m = r.join_asof(tasks, left_on="inspected_at", right_on="started_at", by="order_id", strategy="forward",
-                        tolerance=timedelta(minutes=5), check_sortedness=False)  # fmt: skip
+        m = r.join_asof(
+            tasks,
+            left_on="inspected_at",
+            right_on="started_at",
+            by="order_id",
+            strategy="forward",
+            tolerance=timedelta(minutes=5),
+            check_sortedness=False,
+        )
         return m["task_id"].drop_nulls().unique().sort().to_list()
 
     def _overdue_calibrations(self, eq: str, rep: pl.DataFrame) -> list[str]:
         cal = self.stores.graph.query(R.CALIBRATIONS_OF, {"eq": eq})
         if cal.is_empty() or rep.is_empty():
             return []
-        m = calibration_at_inspection(rep.select("inspected_at").with_columns(pl.lit(eq).alias("equipment_id")),
-                                      cal.with_columns(pl.lit(eq).alias("equipment_id")))  # fmt: skip
+        m = calibration_at_inspection(
+            rep.select("inspected_at").with_columns(pl.lit(eq).alias("equipment_id")),
+            cal.with_columns(pl.lit(eq).alias("equipment_id")),
+        )
         od = m.filter(pl.col("calibration_status") == "overdue")
         return od["calibration_id"].drop_nulls().unique().sort().to_list()
 
@@ -1087,8 +1313,14 @@ def _kind(dim: str) -> str:
 
 # Ties are broken by specificity (a device before its zone before its warehouse), then by name:
 # the same question always gets the same answer, whatever order the store returned rows in.
-_SPECIFICITY = {"equipment_id": 0, "inspector_id": 0, "operator_id": 0, "zone_id": 1,
-                "warehouse_id": 2, "region": 3}  # fmt: skip
+_SPECIFICITY = {
+    "equipment_id": 0,
+    "inspector_id": 0,
+    "operator_id": 0,
+    "zone_id": 1,
+    "warehouse_id": 2,
+    "region": 3,
+}
 
 
 def _tie(r: dict) -> tuple[int, str, str]:
@@ -1124,8 +1356,20 @@ def _r(x: Any) -> float | None:
 
 
 def _describe(segment: dict) -> str:
-    order = ("equipment_id", "inspector_id", "zone_id", "warehouse_id", "broker_id", "carrier_id", "channel",
-             "sku_category", "region", "destination_country", "cross_border", "node")  # fmt: skip
+    order = (
+        "equipment_id",
+        "inspector_id",
+        "zone_id",
+        "warehouse_id",
+        "broker_id",
+        "carrier_id",
+        "channel",
+        "sku_category",
+        "region",
+        "destination_country",
+        "cross_border",
+        "node",
+    )
     keys = sorted(segment, key=lambda k: order.index(k) if k in order else len(order))
     parts = [f"{LABEL.get(k, k)} {segment[k]}" for k in keys]
     if not parts:

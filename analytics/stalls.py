@@ -17,15 +17,15 @@ array parameters and unnested) to stage_dwell so only stalled visits leave the s
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from orderscope.analytics.baselines import (
     HOW_SQL,
-    K,
     MIN_SAMPLES,
     Baselines,
+    K,
     learn_baselines,
 )
 from orderscope.lifecycle import Catalog, load_catalog
@@ -94,7 +94,7 @@ def threshold_grid(
     """The baselines learned for a stall search and their (node, warehouse, hour-of-week)
     threshold grid."""
     catalog = catalog or load_catalog()
-    as_of = as_of or stores.series.data_clock() or datetime.now(timezone.utc)
+    as_of = as_of or stores.series.data_clock() or datetime.now(UTC)
     if since is not None:
         end = since
         start = since - history if history is not None else None
@@ -105,7 +105,13 @@ def threshold_grid(
     if warehouses is None:
         warehouses = stores.series.query(_WAREHOUSES_SQL)["wh"].to_list()
     base = learn_baselines(
-        stores, start, end, catalog=catalog, nodes=nodes, warehouses=warehouses, k=k,
+        stores,
+        start,
+        end,
+        catalog=catalog,
+        nodes=nodes,
+        warehouses=warehouses,
+        k=k,
         min_samples=min_samples,
     )
     return base, base.grid(catalog, warehouses, nodes)
@@ -145,8 +151,15 @@ def find_stalls(
             [list(order_ids)],
         )["wh"].to_list()
     _, grid = threshold_grid(
-        stores, since, as_of, catalog=catalog, history=history, k=k, min_samples=min_samples,
-        nodes=nodes, warehouses=warehouses,
+        stores,
+        since,
+        as_of,
+        catalog=catalog,
+        history=history,
+        k=k,
+        min_samples=min_samples,
+        nodes=nodes,
+        warehouses=warehouses,
     )
     if grid.height == 0:
         return pl.DataFrame(schema=STALL_SCHEMA)
@@ -156,7 +169,7 @@ def find_stalls(
         grid["how"].to_list(),
         grid["threshold_ms"].to_list(),
         as_of,
-        since or datetime(1970, 1, 1, tzinfo=timezone.utc),
+        since or datetime(1970, 1, 1, tzinfo=UTC),
     ]
     filters = []
     if open_only:
@@ -181,7 +194,12 @@ def find_stalls(
     )
     out = (
         raw.drop("threshold_ms")
-        .join(grid, left_on=["node", "warehouse_id", "how"], right_on=["node", "warehouse_id", "how"], how="left")
+        .join(
+            grid,
+            left_on=["node", "warehouse_id", "how"],
+            right_on=["node", "warehouse_id", "how"],
+            how="left",
+        )
         .with_columns(
             (pl.col("dwell_ms") - pl.col("threshold_ms")).alias("excess_ms"),
             pl.col("left_at").is_null().alias("open"),
@@ -196,4 +214,4 @@ def find_stalls(
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

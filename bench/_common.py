@@ -28,8 +28,18 @@ def dataset(orders: int, seed: int) -> Path:
     out = BENCH_HOME / f"data-{orders}-{seed}"
     if not (out / "ground_truth.json").exists():
         subprocess.run(
-            [sys.executable, "-m", "orderscope.cli", "generate", "--orders", str(orders),
-             "--seed", str(seed), "--out", str(out)],
+            [
+                sys.executable,
+                "-m",
+                "orderscope.cli",
+                "generate",
+                "--orders",
+                str(orders),
+                "--seed",
+                str(seed),
+                "--out",
+                str(out),
+            ],
             check=True,
         )
     return out

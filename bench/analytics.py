@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BENCH_HOME, dataset, emit, parser, peak_rss_mb  # noqa: E402
+from _common import BENCH_HOME, dataset, emit, parser, peak_rss_mb
 
-from orderscope.config import load_settings  # noqa: E402
-from orderscope.stores import open_stores  # noqa: E402
+from orderscope.config import load_settings
+from orderscope.stores import open_stores
 
 _INGEST = """
 import sys
@@ -97,8 +97,13 @@ def main() -> None:
             if qc is not None:
                 t = time.perf_counter()
                 try:
-                    result = explain(stores, qc["metric"], qc["slice"], parse_period(qc["period"]),
-                                     parse_period(qc["baseline"]))  # fmt: skip
+                    result = explain(
+                        stores,
+                        qc["metric"],
+                        qc["slice"],
+                        parse_period(qc["period"]),
+                        parse_period(qc["baseline"]),
+                    )
                     figures["rootcause_s"] = round(time.perf_counter() - t, 2)
                     findings = result.get("findings", []) if isinstance(result, dict) else []
                     figures["rootcause_findings"] = len(findings)

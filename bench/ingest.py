@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import dataset, emit, parser, peak_rss_mb, settings_for  # noqa: E402
+from _common import dataset, emit, parser, peak_rss_mb, settings_for
 
-from orderscope.ingest.pipeline import ingest_folder  # noqa: E402
-from orderscope.stores import open_stores  # noqa: E402
+from orderscope.ingest.pipeline import ingest_folder
+from orderscope.stores import open_stores
 
 
 def main() -> None:

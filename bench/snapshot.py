@@ -13,11 +13,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import dataset, emit, parser, peak_rss_mb, settings_for  # noqa: E402
+from _common import dataset, emit, parser, peak_rss_mb, settings_for
 
-from orderscope.ingest.pipeline import ingest_folder  # noqa: E402
-from orderscope.snapshot import build_snapshot  # noqa: E402
-from orderscope.stores import open_stores  # noqa: E402
+from orderscope.ingest.pipeline import ingest_folder
+from orderscope.snapshot import build_snapshot
+from orderscope.stores import open_stores
 
 
 def main() -> None:

@@ -72,8 +72,13 @@ class Settings(BaseSettings):
     @property
     def pg_dsn(self) -> str:
         """libpq connection string, password included: pass it to a driver, never print it."""
-        parts = {"host": self.pg_host, "port": self.pg_port, "user": self.pg_user,
-                 "password": self.pg_password.get_secret_value(), "dbname": self.pg_database}
+        parts = {
+            "host": self.pg_host,
+            "port": self.pg_port,
+            "user": self.pg_user,
+            "password": self.pg_password.get_secret_value(),
+            "dbname": self.pg_database,
+        }
         return " ".join(f"{k}={_conninfo_value(v)}" for k, v in parts.items())
 
     @staticmethod

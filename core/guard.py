@@ -23,9 +23,7 @@ def guard_reasons(events: pl.DataFrame, catalog: Catalog) -> pl.Series:
         pl.col("from_state", "to_state", "reason_code", "evidence").cast(pl.String)
     ).with_row_index("_i")
     joined = frame.join(edges, on=["from_state", "to_state"], how="left", nulls_equal=True)
-    arrow = pl.format(
-        "{} → {}", pl.col("from_state").fill_null("(start)"), pl.col("to_state").fill_null("?")
-    )
+    arrow = pl.format("{} → {}", pl.col("from_state").fill_null("(start)"), pl.col("to_state").fill_null("?"))
     has_reason = pl.col("reason_code").is_not_null()
     checks = [
         pl.when(pl.col("to_state").is_not_null() & ~pl.col("to_state").is_in(nodes)).then(

@@ -9,14 +9,14 @@ of everyone who touched it around the time they did.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
 from orderscope.lifecycle import Catalog, load_catalog
-from orderscope.sources import BY_NAME, SOURCE_KINDS
 from orderscope.ports import Stores
+from orderscope.sources import BY_NAME, SOURCE_KINDS
 
 SESSION_MARGIN = timedelta(hours=2)  # "around" an actor's touch of the order
 
@@ -36,7 +36,7 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
@@ -159,12 +159,8 @@ def _climate(stores: Stores, tasks: list[dict[str, Any]]) -> list[dict[str, Any]
         return []
     start = min(w[0] for w in windows.values())
     end = max(w[1] for w in windows.values())
-    frame = stores.series.readings(
-        BY_NAME["climate_readings"], {"zone_id": list(windows)}, start, end
-    )
-    return [
-        r for r in _rows(frame) if windows[r["zone_id"]][0] <= r["at"] <= windows[r["zone_id"]][1]
-    ]
+    frame = stores.series.readings(BY_NAME["climate_readings"], {"zone_id": list(windows)}, start, end)
+    return [r for r in _rows(frame) if windows[r["zone_id"]][0] <= r["at"] <= windows[r["zone_id"]][1]]
 
 
 def _transport(

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 
 from orderscope.config import Settings
 from orderscope.graph.port import GraphStore
-from orderscope.series.port import SeriesStore
 from orderscope.ports import Stores
+from orderscope.series.port import SeriesStore
 
 
 class StoreUnavailable(RuntimeError):
@@ -24,7 +24,9 @@ def open_graph(settings: Settings, read_only: bool = False) -> GraphStore:
         from orderscope.graph.neo4j import Neo4jGraph
 
         return Neo4jGraph(
-            settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value(),
+            settings.neo4j_uri,
+            settings.neo4j_user,
+            settings.neo4j_password.get_secret_value(),
             settings.neo4j_database,
         )
     from orderscope.graph.ladybug import LadybugGraph
@@ -45,9 +47,7 @@ def open_series(settings: Settings, read_only: bool = False) -> SeriesStore:
     from orderscope.series.duckdb import DuckDBSeries
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return DuckDBSeries(
-        settings.series_path, read_only=read_only, memory_limit_mb=settings.series_memory_mb
-    )
+    return DuckDBSeries(settings.series_path, read_only=read_only, memory_limit_mb=settings.series_memory_mb)
 
 
 @contextmanager

@@ -65,14 +65,24 @@ def _shell(settings: Settings) -> html.Div:
         dbc.Container(
             [
                 dcc.Link(
-                    html.Span([html.Span("order", className="brand-a"), html.Span("scope", className="brand-b")]),
-                    href="/", className="navbar-brand",
-                ),  # fmt: skip
+                    html.Span(
+                        [html.Span("order", className="brand-a"), html.Span("scope", className="brand-b")]
+                    ),
+                    href="/",
+                    className="navbar-brand",
+                ),
                 dbc.Nav(
-                    [dbc.NavItem(dcc.Link(label, href=href, className="nav-link", id=id_)) for href, label, id_ in PAGES],
-                    navbar=True, className="me-auto",
-                ),  # fmt: skip
-                html.Span(f"{settings.backend} · {where}", className="navbar-text small text-white-50 d-none d-lg-inline"),
+                    [
+                        dbc.NavItem(dcc.Link(label, href=href, className="nav-link", id=id_))
+                        for href, label, id_ in PAGES
+                    ],
+                    navbar=True,
+                    className="me-auto",
+                ),
+                html.Span(
+                    f"{settings.backend} · {where}",
+                    className="navbar-text small text-white-50 d-none d-lg-inline",
+                ),
             ],
             fluid=True,
         ),
@@ -105,10 +115,14 @@ def render(data: DashboardData, pathname: str | None, search: str | None) -> Any
     if path == "/stalls":
         return stalls.layout(data, q)
     return dbc.Alert(
-        [html.H5("Page not found", className="alert-heading"), f"There is no page at {pathname}. ",
-         dcc.Link("Back to the overview", href="/")],
-        color="warning", id="not-found",
-    )  # fmt: skip
+        [
+            html.H5("Page not found", className="alert-heading"),
+            f"There is no page at {pathname}. ",
+            dcc.Link("Back to the overview", href="/"),
+        ],
+        color="warning",
+        id="not-found",
+    )
 
 
 def _register(app: dash.Dash, data: DashboardData) -> None:
@@ -124,9 +138,13 @@ def _register(app: dash.Dash, data: DashboardData) -> None:
         except Exception as e:  # show what went wrong instead of a blank page
             log.exception("rendering %s%s", pathname, search or "")
             page = dbc.Alert(
-                [html.H5("This page could not be built", className="alert-heading"), html.Code(f"{type(e).__name__}: {e}")],
-                color="danger", id="page-error",
-            )  # fmt: skip
+                [
+                    html.H5("This page could not be built", className="alert-heading"),
+                    html.Code(f"{type(e).__name__}: {e}"),
+                ],
+                color="danger",
+                id="page-error",
+            )
         path = (pathname or "/").rstrip("/") or "/"
         classes = ["nav-link active" if path == href else "nav-link" for href, _, _ in PAGES]
         return (page, *classes)
@@ -147,9 +165,7 @@ def _register(app: dash.Dash, data: DashboardData) -> None:
         return "?" + urlencode({"order": value})
 
 
-def serve(
-    settings: Settings, host: str = "127.0.0.1", port: int = 8050, debug: bool = False
-) -> None:
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8050, debug: bool = False) -> None:
     """Serve the dashboard until interrupted (blocking). Prints the URL first."""
     from orderscope.stores import StoreUnavailable
 
@@ -163,9 +179,13 @@ def serve(
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
         app.run(
-            host=host, port=port, debug=debug, use_reloader=False, threaded=True,
+            host=host,
+            port=port,
+            debug=debug,
+            use_reloader=False,
+            threaded=True,
             dev_tools_disable_version_check=True,  # no call home: works offline
-        )  # fmt: skip
+        )
     finally:
         app.orderscope_data.close()  # type: ignore[attr-defined]
 

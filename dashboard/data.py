@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -34,7 +34,7 @@ from orderscope.sources import BY_NAME, SOURCE_KINDS
 
 log = logging.getLogger("orderscope.dashboard")
 
-UTC = timezone.utc
+UTC = UTC
 CLOCK_TTL = 5.0  # seconds between two reads of the data clock
 CACHE_SIZE = 256
 H = 3_600_000.0  # ms per hour
@@ -234,12 +234,12 @@ class DashboardData:
     def _with_dims(self, stalls: pl.DataFrame) -> pl.DataFrame:
         if stalls.height == 0:
             return stalls.with_columns(
-                pl.lit(None, pl.String).alias("region"), pl.lit(None, pl.String).alias("channel"),
+                pl.lit(None, pl.String).alias("region"),
+                pl.lit(None, pl.String).alias("channel"),
                 pl.lit(None, pl.String).alias("sku_category"),
-            )  # fmt: skip
+            )
         dims = self.sql(
-            'SELECT "order_id", "region", "channel", "sku_category" FROM "orders" '
-            'WHERE "order_id" = ANY($1)',
+            'SELECT "order_id", "region", "channel", "sku_category" FROM "orders" WHERE "order_id" = ANY($1)',
             [stalls["order_id"].unique().to_list()],
         )
         return stalls.join(dims, on="order_id", how="left")
@@ -256,9 +256,7 @@ class DashboardData:
     def cycle_trend(self) -> pl.DataFrame:
         def compute() -> pl.DataFrame:
             f = self.sql(CYCLE_TREND_SQL)
-            return f.with_columns(
-                pl.col("orders").cast(pl.Int64), pl.col("hours").cast(pl.Float64)
-            )
+            return f.with_columns(pl.col("orders").cast(pl.Int64), pl.col("hours").cast(pl.Float64))
 
         return self.cached("cycle_trend", compute)
 
@@ -322,9 +320,7 @@ class DashboardData:
 
         return self.cached("dimension_values", compute)
 
-    def explain(
-        self, metric: str, slice_: dict[str, str], period: str, baseline: str
-    ) -> dict[str, Any]:
+    def explain(self, metric: str, slice_: dict[str, str], period: str, baseline: str) -> dict[str, Any]:
         """analytics.rootcause.explain; ImportError when that module is not available yet,
         its RootCauseError (a ValueError) when the question cannot be answered as asked."""
 

@@ -13,7 +13,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
 from orderscope.dashboard import ui
-from orderscope.dashboard.data import SLICE_DIMENSIONS, DashboardData, LINKABLE_KINDS
+from orderscope.dashboard.data import LINKABLE_KINDS, SLICE_DIMENSIONS, DashboardData
 
 log = logging.getLogger("orderscope.dashboard")
 
@@ -22,7 +22,12 @@ METRICS = {
     "node_dwell": "Node dwell (h)",
     "stall_rate": "Stall rate",
 }
-DIM_LABELS = {"region": "Region", "warehouse_id": "Warehouse", "channel": "Channel", "sku_category": "SKU category"}
+DIM_LABELS = {
+    "region": "Region",
+    "warehouse_id": "Warehouse",
+    "channel": "Channel",
+    "sku_category": "SKU category",
+}
 EVIDENCE_SHOWN = 6  # ids shown per evidence kind; the rest are counted
 CONF_COLOR = {"high": "success", "medium": "warning", "low": "secondary"}
 CONTROLS = ["dd-metric", *[f"dd-{d}" for d in SLICE_DIMENSIONS], "dd-node", "dd-period", "dd-baseline"]
@@ -39,44 +44,83 @@ def layout(data: DashboardData, query: dict[str, str]) -> html.Div:
     values = data.dimension_values()
     week_opts = [{"label": w, "value": w} for w in reversed(weeks)]
 
-    def dd(id_: str, label: str, options: list, value: Any, clearable: bool = True, placeholder: str = "all") -> dbc.Col:
+    def dd(
+        id_: str, label: str, options: list, value: Any, clearable: bool = True, placeholder: str = "all"
+    ) -> dbc.Col:
         return dbc.Col(
             [
                 dbc.Label(label, html_for=id_, className="small text-muted mb-1"),
                 dcc.Dropdown(
-                    id=id_, options=options, value=value, clearable=clearable,
-                    placeholder=placeholder, className="dd",
-                ),  # fmt: skip
+                    id=id_,
+                    options=options,
+                    value=value,
+                    clearable=clearable,
+                    placeholder=placeholder,
+                    className="dd",
+                ),
             ],
-            xs=6, md=3, xl=True,
-        )  # fmt: skip
+            xs=6,
+            md=3,
+            xl=True,
+        )
 
     controls = dbc.Card(
         dbc.CardBody(
             [
                 dbc.Row(
                     [
-                        dd("dd-metric", "Metric", [{"label": v, "value": k} for k, v in METRICS.items()], metric, clearable=False),
+                        dd(
+                            "dd-metric",
+                            "Metric",
+                            [{"label": v, "value": k} for k, v in METRICS.items()],
+                            metric,
+                            clearable=False,
+                        ),
                         *[
-                            dd(f"dd-{d}", DIM_LABELS[d], values.get(d, []), query.get(d) if query.get(d) in values.get(d, []) else None)
+                            dd(
+                                f"dd-{d}",
+                                DIM_LABELS[d],
+                                values.get(d, []),
+                                query.get(d) if query.get(d) in values.get(d, []) else None,
+                            )
                             for d in SLICE_DIMENSIONS
                         ],
-                        dd("dd-node", "Node", list(data.catalog.nodes), query.get("node") if query.get("node") in data.catalog.nodes else None),
+                        dd(
+                            "dd-node",
+                            "Node",
+                            list(data.catalog.nodes),
+                            query.get("node") if query.get("node") in data.catalog.nodes else None,
+                        ),
                     ],
                     className="g-2 mb-2",
                 ),
                 dbc.Row(
                     [
-                        dd("dd-period", "Period (ISO week)", week_opts, period, clearable=False, placeholder="week"),
-                        dd("dd-baseline", "Baseline", week_opts, baseline, clearable=False, placeholder="week"),
+                        dd(
+                            "dd-period",
+                            "Period (ISO week)",
+                            week_opts,
+                            period,
+                            clearable=False,
+                            placeholder="week",
+                        ),
+                        dd(
+                            "dd-baseline",
+                            "Baseline",
+                            week_opts,
+                            baseline,
+                            clearable=False,
+                            placeholder="week",
+                        ),
                         dbc.Col(
                             html.Div(
                                 "Pick what to explain; findings are ranked by contribution to the change "
                                 "and by how surprising it is against each segment's own baseline.",
                                 className="small text-muted",
                             ),
-                            md=6, className="d-flex align-items-end",
-                        ),  # fmt: skip
+                            md=6,
+                            className="d-flex align-items-end",
+                        ),
                     ],
                     className="g-2",
                 ),
@@ -86,7 +130,9 @@ def layout(data: DashboardData, query: dict[str, str]) -> html.Div:
     )
     return html.Div(
         [
-            ui.page_title("Drill-down", "why did a metric change between two weeks, and where is the evidence"),
+            ui.page_title(
+                "Drill-down", "why did a metric change between two weeks, and where is the evidence"
+            ),
             controls,
             dcc.Loading(html.Div(id="dd-result"), type="default", delay_show=300),
         ]
@@ -96,25 +142,31 @@ def layout(data: DashboardData, query: dict[str, str]) -> html.Div:
 def register(app: Any, data: DashboardData) -> None:
     @app.callback(Output("dd-result", "children"), [Input(c, "value") for c in CONTROLS])
     def explain(metric, region, warehouse, channel, sku, node, period, baseline):  # type: ignore[no-untyped-def]
-        slice_ = {
-            k: v
-            for k, v in zip(SLICE_DIMENSIONS, (region, warehouse, channel, sku), strict=True)
-            if v
-        }
+        slice_ = {k: v for k, v in zip(SLICE_DIMENSIONS, (region, warehouse, channel, sku), strict=True) if v}
         if node:
             slice_["node"] = node
         return result(data, metric, slice_, period, baseline)
 
 
-def result(data: DashboardData, metric: str, slice_: dict[str, str], period: str | None, baseline: str | None) -> Any:
+def result(
+    data: DashboardData, metric: str, slice_: dict[str, str], period: str | None, baseline: str | None
+) -> Any:
     if not period or not baseline:
         return ui.note("Pick a period and a baseline week.", "secondary", "dd-message")
     if period == baseline:
-        return ui.note("The period and the baseline are the same week: pick two different weeks.", "warning", "dd-message")
+        return ui.note(
+            "The period and the baseline are the same week: pick two different weeks.",
+            "warning",
+            "dd-message",
+        )
     try:
         res = data.explain(metric, slice_, period, baseline)
     except ImportError as e:
-        return ui.note(f"Root-cause analysis is not available in this installation yet ({e}).", "secondary", "dd-unavailable")
+        return ui.note(
+            f"Root-cause analysis is not available in this installation yet ({e}).",
+            "secondary",
+            "dd-unavailable",
+        )
     except ValueError as e:  # RootCauseError: the question cannot be answered as asked
         return ui.note(str(e), "warning", "dd-message")
     return _render(res, slice_)
@@ -134,12 +186,18 @@ def _render(res: dict[str, Any], slice_: dict[str, str]) -> Any:
     sl = ", ".join(f"{k}={val}" for k, val in slice_.items()) or "all orders"
     summary = dbc.Row(
         [
-            ui.kpi_card(f"{res['period']}", _fmt(metric, v.get("period")), f"{units.get('period', 0):,} units"),
-            ui.kpi_card(f"{res['baseline']}", _fmt(metric, v.get("baseline")), f"{units.get('baseline', 0):,} units"),
             ui.kpi_card(
-                "Change", ("+" if (delta or 0) > 0 else "") + _fmt(metric, delta) if delta is not None else "n/a",
-                html.Span(f"{METRICS[metric]} · {sl}"), "dd-delta",
-            ),  # fmt: skip
+                f"{res['period']}", _fmt(metric, v.get("period")), f"{units.get('period', 0):,} units"
+            ),
+            ui.kpi_card(
+                f"{res['baseline']}", _fmt(metric, v.get("baseline")), f"{units.get('baseline', 0):,} units"
+            ),
+            ui.kpi_card(
+                "Change",
+                ("+" if (delta or 0) > 0 else "") + _fmt(metric, delta) if delta is not None else "n/a",
+                html.Span(f"{METRICS[metric]} · {sl}"),
+                "dd-delta",
+            ),
         ],
         className="g-3 mb-3",
     )
@@ -148,7 +206,13 @@ def _render(res: dict[str, Any], slice_: dict[str, str]) -> Any:
         body.append(ui.note(res["note"], "secondary", "dd-note"))
     findings = res.get("findings", [])
     if not findings:
-        body.append(ui.note("No finding explains this change: nothing stands out against its own baseline.", "light", "dd-none"))
+        body.append(
+            ui.note(
+                "No finding explains this change: nothing stands out against its own baseline.",
+                "light",
+                "dd-none",
+            )
+        )
         return html.Div(body)
     rows = []
     for i, fd in enumerate(findings, 1):
@@ -159,19 +223,30 @@ def _render(res: dict[str, Any], slice_: dict[str, str]) -> Any:
                 html.Div(
                     [
                         html.Div(f"{100 * fd['contribution']:.0f} %", className="fw-semibold"),
-                        dbc.Progress(value=max(0, min(100, 100 * fd["contribution"])), style={"height": "4px"}, className="mt-1"),
+                        dbc.Progress(
+                            value=max(0, min(100, 100 * fd["contribution"])),
+                            style={"height": "4px"},
+                            className="mt-1",
+                        ),
                     ]
                 ),
                 f"{fd['surprise']:.1f}",
-                dbc.Badge(f"{fd['confidence']} {fd['confidence_value']:.2f}", color=CONF_COLOR.get(fd["confidence"], "secondary"),
-                          className="confidence"),
+                dbc.Badge(
+                    f"{fd['confidence']} {fd['confidence_value']:.2f}",
+                    color=CONF_COLOR.get(fd["confidence"], "secondary"),
+                    className="confidence",
+                ),
                 _evidence_cell(fd),
             ]
         )
     body.append(
         ui.section(
             "Ranked findings",
-            ui.table(["#", "Finding", "Contribution", "Surprise (z)", "Confidence", "Evidence"], rows, "findings-table"),
+            ui.table(
+                ["#", "Finding", "Contribution", "Surprise (z)", "Confidence", "Evidence"],
+                rows,
+                "findings-table",
+            ),
             extra=f"{len(findings)} findings · {res['period']} vs {res['baseline']}",
         )
     )
@@ -219,5 +294,7 @@ def _evidence_cell(fd: dict[str, Any]) -> Any:
         more = max(counts.get(kind, len(ids)), len(ids)) - min(len(ids), EVIDENCE_SHOWN)
         if more > 0:
             links.append(html.Span(f"+{more} more", className="text-muted small"))
-        out.append(html.Div([html.Span(f"{kind} ", className="evidence-kind"), *links], className="evidence-row"))
+        out.append(
+            html.Div([html.Span(f"{kind} ", className="evidence-kind"), *links], className="evidence-row")
+        )
     return html.Div(out, className="evidence")

@@ -15,15 +15,24 @@ from orderscope.sources import BY_NAME, SOURCE_KINDS
 
 MAX_ROWS = 200  # rows shown per linked kind (the count in the title is the full count)
 TITLES = {
-    "orders": "Order master", "order_events": "Status changes", "payments": "Payments",
-    "inventory_allocations": "Inventory allocations", "warehouse_tasks": "Warehouse tasks",
-    "qc_reports": "QC reports", "equipment_calibrations": "Equipment calibrations",
-    "climate_readings": "Climate readings", "shipments": "Shipments",
-    "logistics_tracks": "Logistics tracks", "carrier_capacity": "Carrier capacity",
-    "customs_declarations": "Customs declarations", "operator_sessions": "Operator sessions",
-    "service_tickets": "Service tickets", "approvals": "Approvals",
-    "notifications": "Notifications", "returns": "Returns",
-}  # fmt: skip
+    "orders": "Order master",
+    "order_events": "Status changes",
+    "payments": "Payments",
+    "inventory_allocations": "Inventory allocations",
+    "warehouse_tasks": "Warehouse tasks",
+    "qc_reports": "QC reports",
+    "equipment_calibrations": "Equipment calibrations",
+    "climate_readings": "Climate readings",
+    "shipments": "Shipments",
+    "logistics_tracks": "Logistics tracks",
+    "carrier_capacity": "Carrier capacity",
+    "customs_declarations": "Customs declarations",
+    "operator_sessions": "Operator sessions",
+    "service_tickets": "Service tickets",
+    "approvals": "Approvals",
+    "notifications": "Notifications",
+    "returns": "Returns",
+}
 
 
 def layout(data: DashboardData, order_id: str | None, record: str | None = None) -> html.Div:
@@ -38,13 +47,15 @@ def layout(data: DashboardData, order_id: str | None, record: str | None = None)
             order_id = found
             message = ui.note(
                 [f"{TITLES.get(kind, kind)} record ", html.B(rid), " belongs to order ", html.B(found), "."],
-                "info", "lookup-record-note",
-            )  # fmt: skip
+                "info",
+                "lookup-record-note",
+            )
         else:
             message = ui.note(
-                f"Record {rid!r} of kind {kind!r} cannot be followed to one order.", "warning",
+                f"Record {rid!r} of kind {kind!r} cannot be followed to one order.",
+                "warning",
                 "lookup-record-note",
-            )  # fmt: skip
+            )
     form = dbc.Row(
         [
             dbc.Col(
@@ -52,9 +63,13 @@ def layout(data: DashboardData, order_id: str | None, record: str | None = None)
                     [
                         dbc.InputGroupText("Order ID"),
                         dbc.Input(
-                            id="lookup-input", value=order_id or "", placeholder="e.g. O0000032",
-                            type="text", debounce=False, autoComplete="off",
-                        ),  # fmt: skip
+                            id="lookup-input",
+                            value=order_id or "",
+                            placeholder="e.g. O0000032",
+                            type="text",
+                            debounce=False,
+                            autoComplete="off",
+                        ),
                         dbc.Button("Look up", id="lookup-go", color="primary", n_clicks=0),
                     ]
                 ),
@@ -63,7 +78,10 @@ def layout(data: DashboardData, order_id: str | None, record: str | None = None)
         ],
         className="mb-3",
     )
-    body: list[Any] = [ui.page_title("Order lookup", "every status change, linked record, dwell and stall of one order"), form]
+    body: list[Any] = [
+        ui.page_title("Order lookup", "every status change, linked record, dwell and stall of one order"),
+        form,
+    ]
     if message is not None:
         body.append(message)
     if order_id:
@@ -93,15 +111,20 @@ def _order(data: DashboardData, order_id: str, focus_kind: str | None) -> Any:
             _header(snap, health),
             _stall_banner(snap),
             ui.section(
-                "Dwell per node vs SLA", ui.graph(_dwell_figure(snap), "fig-order-dwell"),
+                "Dwell per node vs SLA",
+                ui.graph(_dwell_figure(snap), "fig-order-dwell"),
                 extra="bar = time in the node (open visits to the data clock), red – = SLA",
-            ),  # fmt: skip
+            ),
             ui.section(
-                "Status timeline", _timeline(snap), "lookup-timeline",
+                "Status timeline",
+                _timeline(snap),
+                "lookup-timeline",
                 extra=f"{len(snap['events'])} status changes: when, who, from → to, why, diff, impact",
-            ),  # fmt: skip
+            ),
             ui.section(
-                "Linked records", _linked(snap, focus_kind), "lookup-linked",
+                "Linked records",
+                _linked(snap, focus_kind),
+                "lookup-linked",
                 extra=f"{sum(1 for v in snap['linked'].values() if v)} of {len(SOURCE_KINDS)} "
                 "source kinds hold records of this order",
             ),
@@ -113,13 +136,19 @@ def _order(data: DashboardData, order_id: str, focus_kind: str | None) -> Any:
 def _header(snap: dict[str, Any], health: dict[str, Any] | None) -> Any:
     o = snap["order"]
     facts = [
-        ("Channel", o.get("channel")), ("Region", o.get("region")),
-        ("Warehouse", o.get("warehouse_id")), ("SKU", f"{o.get('sku')} ({o.get('sku_category')})"),
+        ("Channel", o.get("channel")),
+        ("Region", o.get("region")),
+        ("Warehouse", o.get("warehouse_id")),
+        ("SKU", f"{o.get('sku')} ({o.get('sku_category')})"),
         ("Quantity", o.get("quantity")),
         ("Amount", f"{o.get('amount'):,.2f} {o.get('currency')}" if o.get("amount") is not None else None),
-        ("Destination", f"{o.get('destination_country')} · {'cross-border' if o.get('cross_border') else 'domestic'}"),
-        ("Created", ui.when(o.get("created_at"))), ("Promised", ui.when(o.get("promised_at"))),
-    ]  # fmt: skip
+        (
+            "Destination",
+            f"{o.get('destination_country')} · {'cross-border' if o.get('cross_border') else 'domestic'}",
+        ),
+        ("Created", ui.when(o.get("created_at"))),
+        ("Promised", ui.when(o.get("promised_at"))),
+    ]
     state = snap["events"][-1]["to_state"] if snap["events"] else "–"
     badges = [dbc.Badge(state, color="primary", className="me-2 fs-6", id="lookup-state")]
     if health is not None:
@@ -135,8 +164,10 @@ def _header(snap: dict[str, Any], health: dict[str, Any] | None) -> Any:
                 ),
                 html.Div(
                     [
-                        html.Div([html.Span(k, className="fact-key"), html.Span(ui.num(v), className="fact-val")],
-                                 className="fact")
+                        html.Div(
+                            [html.Span(k, className="fact-key"), html.Span(ui.num(v), className="fact-val")],
+                            className="fact",
+                        )
                         for k, v in facts
                     ],
                     className="facts",
@@ -192,22 +223,31 @@ def _dwell_figure(snap: dict[str, Any]) -> go.Figure:
     text = [ui.hours(v["dwell_ms"]) + (" (open)" if v["open"] else "") for v in visits]
     fig = go.Figure(
         go.Bar(
-            x=hours, y=labels, orientation="h", marker_color=colors, text=text,
-            textposition="outside", cliponaxis=False, name="dwell",
+            x=hours,
+            y=labels,
+            orientation="h",
+            marker_color=colors,
+            text=text,
+            textposition="outside",
+            cliponaxis=False,
+            name="dwell",
             hovertemplate="%{y}: %{text}<extra></extra>",
         )
-    )  # fmt: skip
+    )
     fig.add_trace(
         go.Scatter(
-            x=sla, y=labels, mode="markers", name="SLA",
-            marker=dict(symbol="line-ns", size=16, line=dict(width=3, color="#dc2626")),
+            x=sla,
+            y=labels,
+            mode="markers",
+            name="SLA",
+            marker={"symbol": "line-ns", "size": 16, "line": {"width": 3, "color": "#dc2626"}},
             hovertemplate="SLA %{x:.1f} h<extra></extra>",
         )
-    )  # fmt: skip
+    )
     fig.update_yaxes(autorange="reversed", automargin=True, type="category")
     fig.update_xaxes(title_text="hours", rangemode="tozero")
     fig = ui.style(fig, max(240, 22 * len(visits) + 70), legend=False)
-    fig.update_layout(margin=dict(l=10, r=70))
+    fig.update_layout(margin={"l": 10, "r": 70})
     return fig
 
 
@@ -252,13 +292,16 @@ def _timeline(snap: dict[str, Any]) -> Any:
         if e["evidence"]:
             why.append(html.Span(e["evidence"], className="small text-break"))
         arrow = [
-            html.Span(e["from_state"] or "∅", className="state-from"), " → ",
+            html.Span(e["from_state"] or "∅", className="state-from"),
+            " → ",
             html.Span(e["to_state"], className="state-to fw-semibold"),
-        ]  # fmt: skip
+        ]
         rows.append(
             [
                 html.Span(ui.when(e["at"]), className="text-nowrap"),
-                html.Span([e["actor"]["id"], html.Span(f" {e['actor']['role']}", className="text-muted small")]),
+                html.Span(
+                    [e["actor"]["id"], html.Span(f" {e['actor']['role']}", className="text-muted small")]
+                ),
                 html.Span(arrow, className="text-nowrap"),
                 why or html.Span("–", className="text-muted"),
                 _diff(e["diff"]),
@@ -267,7 +310,9 @@ def _timeline(snap: dict[str, Any]) -> Any:
         )
     if not rows:
         return ui.note("No status changes recorded.")
-    return ui.table(["When (UTC)", "Who", "From → to", "Why / evidence", "Diff", "Impact"], rows, "timeline-table")
+    return ui.table(
+        ["When (UTC)", "Who", "From → to", "Why / evidence", "Diff", "Impact"], rows, "timeline-table"
+    )
 
 
 def _cell(value: Any) -> str:
@@ -295,14 +340,19 @@ def _linked(snap: dict[str, Any], focus_kind: str | None) -> Any:
         )
         items.append(
             dbc.AccordionItem(
-                body, title=title, item_id=kind.name,
+                body,
+                title=title,
+                item_id=kind.name,
                 class_name="linked-kind" + (" linked-empty" if not rows else ""),
-            )  # fmt: skip
+            )
         )
     return dbc.Accordion(
-        items, id="linked-accordion", always_open=True, start_collapsed=focus_kind is None,
+        items,
+        id="linked-accordion",
+        always_open=True,
+        start_collapsed=focus_kind is None,
         active_item=[focus_kind] if focus_kind else [],
-    )  # fmt: skip
+    )
 
 
 def records(snap: dict[str, Any], name: str) -> Any:
@@ -319,7 +369,9 @@ def records(snap: dict[str, Any], name: str) -> Any:
         shown = rows[:MAX_ROWS]
     content: list[Any] = [ui.table(cols, [[_cell(r.get(c)) for c in cols] for r in shown])]
     if len(rows) > MAX_ROWS:
-        content.append(html.Div(f"showing the first {MAX_ROWS} of {len(rows):,}", className="text-muted small mt-1"))
+        content.append(
+            html.Div(f"showing the first {MAX_ROWS} of {len(rows):,}", className="text-muted small mt-1")
+        )
     content.append(html.Div(f"linked through {kind.links_via}", className="text-muted small mt-1"))
     return html.Div(content, className="linked-records")
 

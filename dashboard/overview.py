@@ -34,17 +34,25 @@ def layout(data: DashboardData) -> html.Div:
             ui.kpi_card("Orders", f"{k['orders']:,}", "in the store", "kpi-orders"),
             ui.kpi_card("Open", f"{k['open']:,}", "not yet in a resting node", "kpi-open"),
             ui.kpi_card(
-                "Currently stalled", f"{k['stalled']:,}",
-                f"{k['stalled_visits']:,} open visits past threshold", "kpi-stalled", stalled_tone,
-            ),  # fmt: skip
+                "Currently stalled",
+                f"{k['stalled']:,}",
+                f"{k['stalled_visits']:,} open visits past threshold",
+                "kpi-stalled",
+                stalled_tone,
+            ),
             ui.kpi_card(
-                f"Avg cycle {k['period'] or ''}".strip(), cyc_value,
-                cyc_sub, "kpi-cycle",
-            ),  # fmt: skip
+                f"Avg cycle {k['period'] or ''}".strip(),
+                cyc_value,
+                cyc_sub,
+                "kpi-cycle",
+            ),
             ui.kpi_card(
-                "Quarantine", f"{k['quarantine']:,}", "rejected rows", "kpi-quarantine",
+                "Quarantine",
+                f"{k['quarantine']:,}",
+                "rejected rows",
+                "kpi-quarantine",
                 "kpi-warn" if k["quarantine"] else "",
-            ),  # fmt: skip
+            ),
         ],
         className="g-3 mb-3",
     )
@@ -96,12 +104,15 @@ def _trend_figure(data: DashboardData) -> go.Figure:
         weeks = r["week"].to_list()
         fig.add_trace(
             go.Scatter(
-                x=weeks, y=r["hours"].to_list(), mode="lines+markers", name=region,
+                x=weeks,
+                y=r["hours"].to_list(),
+                mode="lines+markers",
+                name=region,
                 customdata=r["orders"].to_list(),
                 hovertemplate=f"{region}<br>week of %{{x|%Y-%m-%d}}<br>%{{y:.2f}} h"
                 "<br>%{customdata} orders<extra></extra>",
             )
-        )  # fmt: skip
+        )
     fig.update_yaxes(title_text="hours")
     fig.update_xaxes(tickformat="%d %b", dtick=7 * 86_400_000)
     return ui.style(fig, 320)
@@ -113,16 +124,21 @@ def _open_figure(data: DashboardData) -> go.Figure:
         return ui.empty_figure("no open orders")
     fig = go.Figure(
         go.Bar(
-            x=f["orders"].to_list(), y=f["node"].to_list(), orientation="h",
-            marker_color=ui.PALETTE[0], text=f["orders"].to_list(), textposition="outside",
-            textangle=0, cliponaxis=False,
+            x=f["orders"].to_list(),
+            y=f["node"].to_list(),
+            orientation="h",
+            marker_color=ui.PALETTE[0],
+            text=f["orders"].to_list(),
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
             hovertemplate="%{y}: %{x} open orders<extra></extra>",
         )
-    )  # fmt: skip
+    )
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(title_text="open orders")
     fig = ui.style(fig, 320, legend=False)
-    fig.update_layout(margin=dict(l=10))
+    fig.update_layout(margin={"l": 10})
     return fig
 
 
@@ -141,27 +157,49 @@ def _dwell_figure(data: DashboardData) -> go.Figure:
     clip = lambda col: [max(v, floor) for v in f[col].to_list()]  # noqa: E731
     fig = go.Figure(
         go.Box(
-            x=nodes, q1=clip("q1"), median=clip("med"), q3=clip("q3"),
-            lowerfence=clip("p05"), upperfence=clip("p95"), mean=clip("mean_ms"),
-            name="dwell", marker_color=ui.PALETTE[0], fillcolor="rgba(37,99,235,0.25)",
+            x=nodes,
+            q1=clip("q1"),
+            median=clip("med"),
+            q3=clip("q3"),
+            lowerfence=clip("p05"),
+            upperfence=clip("p95"),
+            mean=clip("mean_ms"),
+            name="dwell",
+            marker_color=ui.PALETTE[0],
+            fillcolor="rgba(37,99,235,0.25)",
             customdata=f["n"].to_list(),
         )
-    )  # fmt: skip
+    )
     sla = [data.catalog.sla_hours.get(n) for n in nodes]
     fig.add_trace(
         go.Scatter(
-            x=nodes, y=sla, mode="markers", name="SLA",
-            marker=dict(symbol="line-ew", size=26, line=dict(width=2, color="#dc2626")),
+            x=nodes,
+            y=sla,
+            mode="markers",
+            name="SLA",
+            marker={"symbol": "line-ew", "size": 26, "line": {"width": 2, "color": "#dc2626"}},
             hovertemplate="%{x} SLA %{y} h<extra></extra>",
         )
-    )  # fmt: skip
-    ticks = [(1 / 60, "1 min"), (0.1, "6 min"), (0.5, "30 min"), (1, "1 h"), (2, "2 h"), (4, "4 h"),
-             (8, "8 h"), (24, "1 d"), (48, "2 d"), (168, "7 d")]  # fmt: skip
+    )
+    ticks = [
+        (1 / 60, "1 min"),
+        (0.1, "6 min"),
+        (0.5, "30 min"),
+        (1, "1 h"),
+        (2, "2 h"),
+        (4, "4 h"),
+        (8, "8 h"),
+        (24, "1 d"),
+        (48, "2 d"),
+        (168, "7 d"),
+    ]
     fig.update_yaxes(
-        type="log", title_text="dwell (log scale)",
-        tickvals=[t for t, _ in ticks], ticktext=[label for _, label in ticks],
-    )  # fmt: skip
+        type="log",
+        title_text="dwell (log scale)",
+        tickvals=[t for t, _ in ticks],
+        ticktext=[label for _, label in ticks],
+    )
     fig.update_xaxes(tickangle=-35)
     fig = ui.style(fig, 380, legend=False)
-    fig.update_layout(margin=dict(b=110))
+    fig.update_layout(margin={"b": 110})
     return fig

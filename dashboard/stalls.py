@@ -24,12 +24,19 @@ def layout(data: DashboardData, query: dict[str, str]) -> html.Div:
     opts = [{"label": w, "value": w} for w in reversed(weeks)]
     return html.Div(
         [
-            ui.page_title("Stalls & flows", "orders stuck past their dwell threshold, and process loops on the rise"),
+            ui.page_title(
+                "Stalls & flows", "orders stuck past their dwell threshold, and process loops on the rise"
+            ),
             _open_stalls(data),
             dbc.Row(
                 [
-                    dbc.Col(dbc.Label("Week", html_for="sf-period", className="mb-0 me-2 fw-semibold"), width="auto"),
-                    dbc.Col(dcc.Dropdown(id="sf-period", options=opts, value=period, clearable=False), xs=6, md=3),
+                    dbc.Col(
+                        dbc.Label("Week", html_for="sf-period", className="mb-0 me-2 fw-semibold"),
+                        width="auto",
+                    ),
+                    dbc.Col(
+                        dcc.Dropdown(id="sf-period", options=opts, value=period, clearable=False), xs=6, md=3
+                    ),
                     dbc.Col(html.Span(id="sf-baseline-label", className="text-muted small"), width="auto"),
                 ],
                 className="align-items-center g-2 mb-3",
@@ -58,27 +65,51 @@ def _open_stalls(data: DashboardData) -> Any:
     if f.height == 0:
         body: Any = ui.note(
             "No open order is stalled right now: every open visit is within its dwell threshold.",
-            "success", "sf-open-none",
-        )  # fmt: skip
+            "success",
+            "sf-open-none",
+        )
         return ui.section("Stalled open orders (0)", body, "sf-open")
     rows = [
         [
-            ui.order_link(r["order_id"]), r["node"], r["warehouse_id"], r["region"] or "", r["channel"] or "",
-            ui.when(r["entered_at"]), ui.hours(r["dwell_ms"]), ui.hours(r["threshold_ms"]),
-            html.Span(ui.hours(r["excess_ms"]), className="text-danger fw-semibold"), r["baseline_level"],
+            ui.order_link(r["order_id"]),
+            r["node"],
+            r["warehouse_id"],
+            r["region"] or "",
+            r["channel"] or "",
+            ui.when(r["entered_at"]),
+            ui.hours(r["dwell_ms"]),
+            ui.hours(r["threshold_ms"]),
+            html.Span(ui.hours(r["excess_ms"]), className="text-danger fw-semibold"),
+            r["baseline_level"],
         ]
         for r in f.head(MAX_STALLS).iter_rows(named=True)
     ]
     table = ui.table(
-        ["Order", "Node", "Warehouse", "Region", "Channel", "Since", "Dwell", "Threshold", "Excess", "Threshold basis"],
-        rows, "sf-open-table",
-    )  # fmt: skip
+        [
+            "Order",
+            "Node",
+            "Warehouse",
+            "Region",
+            "Channel",
+            "Since",
+            "Dwell",
+            "Threshold",
+            "Excess",
+            "Threshold basis",
+        ],
+        rows,
+        "sf-open-table",
+    )
     by = f.group_by("node", "warehouse_id").agg(pl.len().alias("n")).sort("n", descending=True)
-    where = ", ".join(f"{r['node']} @ {r['warehouse_id']} ({r['n']})" for r in by.head(5).iter_rows(named=True))
+    where = ", ".join(
+        f"{r['node']} @ {r['warehouse_id']} ({r['n']})" for r in by.head(5).iter_rows(named=True)
+    )
     body = [html.Div(["Concentrated in: ", html.B(where)], className="mb-2 small"), table]
     if f.height > MAX_STALLS:
         body.append(html.Div(f"largest {MAX_STALLS} of {f.height:,} shown", className="text-muted small"))
-    return ui.section(f"Stalled open orders ({f['order_id'].n_unique():,})", body, "sf-open", extra="largest excess first")
+    return ui.section(
+        f"Stalled open orders ({f['order_id'].n_unique():,})", body, "sf-open", extra="largest excess first"
+    )
 
 
 def _week(data: DashboardData, period: str, baseline: str | None) -> Any:
@@ -86,8 +117,15 @@ def _week(data: DashboardData, period: str, baseline: str | None) -> Any:
     out: list[Any] = [
         dbc.Row(
             [
-                dbc.Col(ui.section(f"Stalls in {period} by node and warehouse", _heat(stalls), "sf-heat",
-                                   extra=f"{stalls.height:,} stalled visits"), lg=7),
+                dbc.Col(
+                    ui.section(
+                        f"Stalls in {period} by node and warehouse",
+                        _heat(stalls),
+                        "sf-heat",
+                        extra=f"{stalls.height:,} stalled visits",
+                    ),
+                    lg=7,
+                ),
                 dbc.Col(ui.section("…and by channel / SKU category", _by_dims(stalls), "sf-dims"), lg=5),
             ],
             className="g-3",
@@ -106,20 +144,28 @@ def _heat(stalls: pl.DataFrame) -> Any:
     if stalls.height == 0:
         return ui.graph(ui.empty_figure("no stalls in this week", 300), "fig-stall-heat")
     g = stalls.group_by("node", "warehouse_id").agg(pl.len().alias("n"))
-    nodes = [n for n in g.sort("n", descending=True)["node"].unique(maintain_order=True).to_list()]
+    nodes = list(g.sort("n", descending=True)["node"].unique(maintain_order=True).to_list())
     whs = sorted(g["warehouse_id"].unique().to_list())
     look = {(r["node"], r["warehouse_id"]): r["n"] for r in g.iter_rows(named=True)}
     z = [[look.get((n, w)) for w in whs] for n in nodes]  # None: an empty cell, no "0" noise
     fig = go.Figure(
         go.Heatmap(
-            z=z, x=whs, y=nodes, colorscale="Reds", hoverongaps=False, texttemplate="%{text}",
+            z=z,
+            x=whs,
+            y=nodes,
+            colorscale="Reds",
+            hoverongaps=False,
+            texttemplate="%{text}",
             text=[["" if v is None else str(v) for v in row] for row in z],
-            hovertemplate="%{y} @ %{x}: %{z} stalled visits<extra></extra>", showscale=False, xgap=2, ygap=2,
+            hovertemplate="%{y} @ %{x}: %{z} stalled visits<extra></extra>",
+            showscale=False,
+            xgap=2,
+            ygap=2,
         )
-    )  # fmt: skip
+    )
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig = ui.style(fig, max(260, 24 * len(nodes) + 80), legend=False)
-    fig.update_layout(margin=dict(l=10, t=10))
+    fig.update_layout(margin={"l": 10, "t": 10})
     return ui.graph(fig, "fig-stall-heat")
 
 
@@ -134,13 +180,21 @@ def _by_dims(stalls: pl.DataFrame) -> Any:
         .head(12)
     )
     fig = go.Figure(
-        go.Bar(x=g["n"].to_list(), y=g["seg"].to_list(), orientation="h", marker_color=ui.PALETTE[3],
-               text=g["n"].to_list(), textposition="outside", textangle=0, cliponaxis=False,
-               hovertemplate="%{y}: %{x}<extra></extra>")
-    )  # fmt: skip
+        go.Bar(
+            x=g["n"].to_list(),
+            y=g["seg"].to_list(),
+            orientation="h",
+            marker_color=ui.PALETTE[3],
+            text=g["n"].to_list(),
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x}<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig = ui.style(fig, 300, legend=False)
-    fig.update_layout(margin=dict(l=10, t=10, r=30))
+    fig.update_layout(margin={"l": 10, "t": 10, "r": 30})
     return ui.graph(fig, "fig-stall-dims")
 
 
@@ -156,7 +210,12 @@ def _loops(flows: dict[str, Any]) -> Any:
         f"significant at adjusted p < {flows['alpha']}"
     )
     if not loops:
-        return ui.section(title, ui.note("No order looped back to an earlier node in either week.", "light"), "sf-loops", extra)
+        return ui.section(
+            title,
+            ui.note("No order looped back to an earlier node in either week.", "light"),
+            "sf-loops",
+            extra,
+        )
     rows = []
     for r in loops:
         where = r.get("where") or {}
@@ -165,9 +224,13 @@ def _loops(flows: dict[str, Any]) -> Any:
                 html.Span(ARROW.join(r["loop"]), className="fw-semibold"),
                 f"{r['orders']:,} ({_pct(r['rate'])})",
                 f"{r['baseline_orders']:,} ({_pct(r['baseline_rate'])})",
-                "new" if r["rate_ratio"] is None and r["orders"] else ("–" if r["rate_ratio"] is None else f"×{r['rate_ratio']:.1f}"),
+                "new"
+                if r["rate_ratio"] is None and r["orders"]
+                else ("–" if r["rate_ratio"] is None else f"×{r['rate_ratio']:.1f}"),
                 f"{r['p_adjusted']:.2g}",
-                dbc.Badge("significant", color="danger") if r["significant"] else html.Span("–", className="text-muted"),
+                dbc.Badge("significant", color="danger")
+                if r["significant"]
+                else html.Span("–", className="text-muted"),
                 html.Div([dbc.Badge(f"{k}={v}", color="info", className="me-1") for k, v in where.items()])
                 if where
                 else html.Span("–", className="text-muted"),
@@ -175,9 +238,14 @@ def _loops(flows: dict[str, Any]) -> Any:
         )
     return ui.section(
         title,
-        ui.table(["Loop", "Orders (rate)", "Baseline", "Ratio", "p (adj.)", "", "Concentrated in"], rows, "sf-loops-table"),
-        "sf-loops", extra,
-    )  # fmt: skip
+        ui.table(
+            ["Loop", "Orders (rate)", "Baseline", "Ratio", "p (adj.)", "", "Concentrated in"],
+            rows,
+            "sf-loops-table",
+        ),
+        "sf-loops",
+        extra,
+    )
 
 
 def _variants(flows: dict[str, Any]) -> Any:
@@ -199,5 +267,6 @@ def _variants(flows: dict[str, Any]) -> Any:
     return ui.section(
         "Process variants, most changed first",
         ui.table(["Variant", "Orders (share)", "Baseline", "", "", "p (adj.)"], rows, "sf-variants-table"),
-        "sf-variants", f"{flows['variant_count']['period']:,} variants this week",
-    )  # fmt: skip
+        "sf-variants",
+        f"{flows['variant_count']['period']:,} variants this week",
+    )

@@ -93,7 +93,9 @@ def section(title: str, body: Any, id_: str | None = None, extra: Any = None) ->
     )
 
 
-def table(columns: list[str], rows: list[list[Any]], id_: str | None = None, small: bool = True, **kw: Any) -> Any:
+def table(
+    columns: list[str], rows: list[list[Any]], id_: str | None = None, small: bool = True, **kw: Any
+) -> Any:
     head = html.Thead(html.Tr([html.Th(c) for c in columns]))
     body = html.Tbody([html.Tr([html.Td(c) for c in r]) for r in rows])
     return dbc.Table(
@@ -117,12 +119,12 @@ def style(fig: go.Figure, height: int = 320, legend: bool = True) -> go.Figure:
     fig.update_layout(
         template="plotly_white",
         height=height,
-        margin=dict(l=50, r=16, t=16, b=40),
-        font=dict(family=FONT, size=12, color="#334155"),
+        margin={"l": 50, "r": 16, "t": 16, "b": 40},
+        font={"family": FONT, "size": 12, "color": "#334155"},
         colorway=PALETTE,
         showlegend=legend,
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
-        hoverlabel=dict(font_family=FONT),
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        hoverlabel={"font_family": FONT},
     )
     return fig
 
@@ -133,7 +135,7 @@ def graph(fig: go.Figure, id_: str) -> dcc.Graph:
 
 def empty_figure(message: str, height: int = 320) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, font=dict(size=14, color="#64748b"))
+    fig.add_annotation(text=message, showarrow=False, font={"size": 14, "color": "#64748b"})
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return style(fig, height, legend=False)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -36,16 +36,16 @@ __all__ = ["SCENARIOS", "generate"]
 
 def _ms(d: datetime) -> int:
     if d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
+        d = d.replace(tzinfo=UTC)
     return int(d.timestamp() * 1000)
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _week(ms: int) -> str:
-    y, w, _ = datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isocalendar()
+    y, w, _ = datetime.fromtimestamp(ms / 1000, tz=UTC).isocalendar()
     return f"{y}-W{w:02d}"
 
 
@@ -82,9 +82,13 @@ def generate(
     period = (t1 - W.WEEK, t1)
     baseline = (t1 - 2 * W.WEEK, t1 - W.WEEK)
     inc = Incidents(
-        qc="qc" in planted, customs="customs" in planted, loop="loop" in planted, period=period, baseline=baseline,
+        qc="qc" in planted,
+        customs="customs" in planted,
+        loop="loop" in planted,
+        period=period,
+        baseline=baseline,
         broker_window=(period[0] + 2 * W.DAY + W.HOUR, period[0] + 3 * W.DAY + 10 * W.HOUR),
-    )  # fmt: skip
+    )
     sim = Sim(seed=seed, n=orders, start=t0, end=t1, inc=inc)
     if progress:
         progress("simulate", 0.0)
@@ -101,10 +105,11 @@ def generate(
 def _ground_truth(sim: Sim, scenario: str, rank: dict, found: dict) -> dict:
     inc = sim.inc
     common = {
-        "period": _week(inc.period[0]), "baseline": _week(inc.baseline[0]),
+        "period": _week(inc.period[0]),
+        "baseline": _week(inc.baseline[0]),
         "period_range": [_iso(inc.period[0]), _iso(inc.period[1])],
         "baseline_range": [_iso(inc.baseline[0]), _iso(inc.baseline[1])],
-    }  # fmt: skip
+    }
     orders = lambda oi: _id("orders", np.unique(oi))  # noqa: E731
     incidents = []
     if inc.qc:
@@ -116,31 +121,47 @@ def _ground_truth(sim: Sim, scenario: str, rank: dict, found: dict) -> dict:
         rep_r = rank["qc_reports"][np.concatenate(reps)]
         task_r = rank["warehouse_tasks"][np.concatenate(tasks)]
         zone = W.ZONES[inc.qc_zone]
-        incidents.append({
-            "id": "qc_rework_spike", "kind": "qc_rework_spike", "metric": "cycle_time",
-            "slice": {"region": W.REGIONS[W.WH_REGION[inc.qc_wh]]}, **common,
-            "cause": {"warehouse_id": W.WAREHOUSES[inc.qc_wh], "zone_id": zone, "equipment_id": W.EQUIPMENT[inc.qc_eq]},
-            "evidence": {
-                "qc_reports": _id("qc_reports", rep_r[rep_r >= 0]),
-                "equipment_calibrations": _id("equipment_calibrations", found["calibration_overdue_rank"]),
-                "climate_readings": [W.SENSORS[inc.qc_zone]],
-                "warehouse_tasks": _id("warehouse_tasks", task_r[task_r >= 0]),
-            },
-            "affected_orders": orders(np.concatenate(oi)),
-        })  # fmt: skip
+        incidents.append(
+            {
+                "id": "qc_rework_spike",
+                "kind": "qc_rework_spike",
+                "metric": "cycle_time",
+                "slice": {"region": W.REGIONS[W.WH_REGION[inc.qc_wh]]},
+                **common,
+                "cause": {
+                    "warehouse_id": W.WAREHOUSES[inc.qc_wh],
+                    "zone_id": zone,
+                    "equipment_id": W.EQUIPMENT[inc.qc_eq],
+                },
+                "evidence": {
+                    "qc_reports": _id("qc_reports", rep_r[rep_r >= 0]),
+                    "equipment_calibrations": _id(
+                        "equipment_calibrations", found["calibration_overdue_rank"]
+                    ),
+                    "climate_readings": [W.SENSORS[inc.qc_zone]],
+                    "warehouse_tasks": _id("warehouse_tasks", task_r[task_r >= 0]),
+                },
+                "affected_orders": orders(np.concatenate(oi)),
+            }
+        )
     if inc.customs:
         stall_oi = sim.customs_stall
-        incidents.append({
-            "id": "customs_stall", "kind": "customs_stall", "metric": "node_dwell",
-            "slice": {"node": "CUSTOMS_DECLARED"}, **common,
-            "cause": {"broker_id": W.BROKERS[inc.broker]},
-            "window": [_iso(inc.broker_window[0]), _iso(inc.broker_window[1])],
-            "evidence": {
-                "operator_sessions": _id("operator_sessions", found["spike_session_rank"]),
-                "customs_declarations": _id("customs_declarations", found["customs_stall_rank"]),
-            },
-            "affected_orders": orders(stall_oi),
-        })  # fmt: skip
+        incidents.append(
+            {
+                "id": "customs_stall",
+                "kind": "customs_stall",
+                "metric": "node_dwell",
+                "slice": {"node": "CUSTOMS_DECLARED"},
+                **common,
+                "cause": {"broker_id": W.BROKERS[inc.broker]},
+                "window": [_iso(inc.broker_window[0]), _iso(inc.broker_window[1])],
+                "evidence": {
+                    "operator_sessions": _id("operator_sessions", found["spike_session_rank"]),
+                    "customs_declarations": _id("customs_declarations", found["customs_stall_rank"]),
+                },
+                "affected_orders": orders(stall_oi),
+            }
+        )
     if inc.loop:
         apr, oi = [], []
         for c, a in sim.loop_apr:
@@ -149,16 +170,30 @@ def _ground_truth(sim: Sim, scenario: str, rank: dict, found: dict) -> dict:
             oi.append(c[m])
         apr_r = rank["approvals"][np.concatenate(apr)] if apr else np.zeros(0, np.int64)
         oi_all = np.concatenate(oi) if oi else np.zeros(0, np.int64)
-        incidents.append({
-            "id": "flow_loop", "kind": "flow_loop", "metric": "stall_rate",
-            "slice": {"channel": W.CHANNELS[inc.loop_channel], "sku_category": W.CATEGORIES[inc.loop_category]},
-            **common,
-            "cause": {"channel": W.CHANNELS[inc.loop_channel], "sku_category": W.CATEGORIES[inc.loop_category]},
-            "pattern": ["PAID", "PICKING", "CANCELLED", "PAID", "PICKING"],
-            "evidence": {"approvals": _id("approvals", apr_r[apr_r >= 0])},
-            "affected_orders": orders(oi_all[apr_r >= 0]),
-        })  # fmt: skip
+        incidents.append(
+            {
+                "id": "flow_loop",
+                "kind": "flow_loop",
+                "metric": "stall_rate",
+                "slice": {
+                    "channel": W.CHANNELS[inc.loop_channel],
+                    "sku_category": W.CATEGORIES[inc.loop_category],
+                },
+                **common,
+                "cause": {
+                    "channel": W.CHANNELS[inc.loop_channel],
+                    "sku_category": W.CATEGORIES[inc.loop_category],
+                },
+                "pattern": ["PAID", "PICKING", "CANCELLED", "PAID", "PICKING"],
+                "evidence": {"approvals": _id("approvals", apr_r[apr_r >= 0])},
+                "affected_orders": orders(oi_all[apr_r >= 0]),
+            }
+        )
     return {
-        "seed": sim.seed, "scenario": scenario, "orders": sim.n,
-        "start": _iso(sim.start), "end": _iso(sim.end), "incidents": incidents,
-    }  # fmt: skip
+        "seed": sim.seed,
+        "scenario": scenario,
+        "orders": sim.n,
+        "start": _iso(sim.start),
+        "end": _iso(sim.end),
+        "incidents": incidents,
+    }

@@ -14,8 +14,15 @@ def tickets(sim: Sim) -> None:
     n = sim.n
     failed = sim.failed_t >= 0
     returned = sim.return_t >= 0
-    p = (0.045 + 0.35 * failed + 0.2 * sim.late + 0.2 * returned + 0.3 * sim.held + 0.15 * sim.cust_cancel
-         + 0.1 * (sim.amend_node >= 0))  # fmt: skip
+    p = (
+        0.045
+        + 0.35 * failed
+        + 0.2 * sim.late
+        + 0.2 * returned
+        + 0.3 * sim.held
+        + 0.15 * sim.cust_cancel
+        + 0.1 * (sim.amend_node >= 0)
+    )
     u = rng.random((4, n))
     has = u[0] < p
     topic = np.where(u[1] < 0.5, 0, 6)
@@ -39,8 +46,17 @@ def tickets(sim: Sim) -> None:
     agent = sim.actors.agent + W.crew_member(W.CSA_CREW, np.zeros(len(oi), I64), opened, u[3][oi])
     first = opened + sim.ln(rng, 15 * MIN, 0.8, len(oi))
     resolved = first + sim.ln(rng, 4 * HOUR, 0.9, len(oi))
-    sim.rec("service_tickets", len(oi), oi=oi, channel=(rng.random(len(oi)) * 3).astype(I64), topic=topic[oi],
-            agent=agent, t=opened, first=first, resolved=resolved)  # fmt: skip
+    sim.rec(
+        "service_tickets",
+        len(oi),
+        oi=oi,
+        channel=(rng.random(len(oi)) * 3).astype(I64),
+        topic=topic[oi],
+        agent=agent,
+        t=opened,
+        first=first,
+        resolved=resolved,
+    )
 
 
 def sessions(sim: Sim) -> None:
@@ -158,8 +174,17 @@ def calibrations(sim: Sim) -> dict:
     flag = np.zeros(len(rows), bool)
     if overdue is not None:
         flag[overdue] = True
-    sim.rec("equipment_calibrations", len(rows), oi=np.zeros(len(rows), I64), eq=eq, t=t, due=due,
-            result=result, tech=tech, overdue=flag)  # fmt: skip
+    sim.rec(
+        "equipment_calibrations",
+        len(rows),
+        oi=np.zeros(len(rows), I64),
+        eq=eq,
+        t=t,
+        due=due,
+        result=result,
+        tech=tech,
+        overdue=flag,
+    )
     return {}
 
 

@@ -21,12 +21,22 @@ OFFSET_H = {"warehouse_tasks": 8, "qc_reports": 8, "equipment_calibrations": 8, 
 CHUNK = 500_000
 
 PREFIX = {  # kind -> (id prefix, digits)
-    "orders": ("O", 7), "order_events": ("EV", 9), "payments": ("PAY", 8),
-    "inventory_allocations": ("AL", 8), "warehouse_tasks": ("WT", 9), "qc_reports": ("QC", 8),
-    "equipment_calibrations": ("CAL-", 5), "shipments": ("WB", 10), "logistics_tracks": ("SC", 10),
-    "customs_declarations": ("CD", 8), "operator_sessions": ("SS", 8), "service_tickets": ("TK", 8),
-    "approvals": ("APR", 8), "notifications": ("NT", 9), "returns": ("RMA", 8),
-}  # fmt: skip
+    "orders": ("O", 7),
+    "order_events": ("EV", 9),
+    "payments": ("PAY", 8),
+    "inventory_allocations": ("AL", 8),
+    "warehouse_tasks": ("WT", 9),
+    "qc_reports": ("QC", 8),
+    "equipment_calibrations": ("CAL-", 5),
+    "shipments": ("WB", 10),
+    "logistics_tracks": ("SC", 10),
+    "customs_declarations": ("CD", 8),
+    "operator_sessions": ("SS", 8),
+    "service_tickets": ("TK", 8),
+    "approvals": ("APR", 8),
+    "notifications": ("NT", 9),
+    "returns": ("RMA", 8),
+}
 
 
 def ids(kind: str, rank: pl.Expr) -> pl.Expr:
@@ -67,7 +77,9 @@ def jsonl_lines(kind: SourceKind, df: pl.DataFrame, escape: frozenset[str] = fro
     for i, c in enumerate(kind.columns):
         e = pl.col(c.name)
         if c.type == "ts" or (c.type == "str" and c.name not in escape):
-            frag = pl.concat_str([pl.lit('"'), e, pl.lit('"')])  # generated ids/codes: no quotes or backslashes
+            frag = pl.concat_str(
+                [pl.lit('"'), e, pl.lit('"')]
+            )  # generated ids/codes: no quotes or backslashes
         elif c.type == "str":
             frag = pl.concat_str([pl.lit('"'), _esc(e), pl.lit('"')])
         elif c.type == "bool":
@@ -155,74 +167,146 @@ def write_all(sim: S.Sim, out: Path, progress=None) -> tuple[dict[str, int], dic
     def actor(col: str) -> pl.Expr:
         e = pl.col(col)
         cust = pl.concat_str([pl.lit("C"), (e - A.customer + 1).cast(pl.String).str.zfill(cw)])
-        return pl.when(e >= A.customer).then(cust).otherwise(e.replace_strict(staff, default=None, return_dtype=pl.String))
+        return (
+            pl.when(e >= A.customer)
+            .then(cust)
+            .otherwise(e.replace_strict(staff, default=None, return_dtype=pl.String))
+        )
 
     n = sim.n
     oi = np.arange(n, dtype=I64)
     # -- orders ---------------------------------------------------------------------------------
-    o = pl.DataFrame({
-        "oi": oi, "cust": sim.cust, "channel": sim.channel, "region": sim.region, "wh": sim.wh, "sku": sim.sku,
-        "cat": sim.cat, "quantity": sim.qty, "amount": sim.amount, "country": sim.country,
-        "cross_border": sim.cross, "created": sim.created, "promised": sim.promised,
-    })  # fmt: skip
-    currency = pl.when(pl.col("cross_border")).then(lookup("country", W.CURRENCIES)).otherwise(pl.lit(W.HOME_CURRENCY))
-    wr.write("orders", o.select(
-        order_id().alias("order_id"),
-        pl.concat_str([pl.lit("C"), (pl.col("cust") + 1).cast(pl.String).str.zfill(cw)]).alias("customer_id"),
-        lookup("channel", W.CHANNELS).alias("channel"), lookup("region", W.REGIONS).alias("region"),
-        lookup("wh", W.WAREHOUSES).alias("warehouse_id"), lookup("sku", W.SKUS).alias("sku"),
-        lookup("cat", W.CATEGORIES).alias("sku_category"), pl.col("quantity").cast(pl.Int64),
-        pl.col("amount").round(2), currency.alias("currency"),
-        pl.when(pl.col("cross_border")).then(lookup("country", W.COUNTRIES)).otherwise(pl.lit(W.HOME_COUNTRY))
-        .alias("destination_country"),
-        pl.col("cross_border"), ts("created", "orders").alias("created_at"),
-        ts("promised", "orders").alias("promised_at"),
-    ))  # fmt: skip
+    o = pl.DataFrame(
+        {
+            "oi": oi,
+            "cust": sim.cust,
+            "channel": sim.channel,
+            "region": sim.region,
+            "wh": sim.wh,
+            "sku": sim.sku,
+            "cat": sim.cat,
+            "quantity": sim.qty,
+            "amount": sim.amount,
+            "country": sim.country,
+            "cross_border": sim.cross,
+            "created": sim.created,
+            "promised": sim.promised,
+        }
+    )
+    currency = (
+        pl.when(pl.col("cross_border"))
+        .then(lookup("country", W.CURRENCIES))
+        .otherwise(pl.lit(W.HOME_CURRENCY))
+    )
+    wr.write(
+        "orders",
+        o.select(
+            order_id().alias("order_id"),
+            pl.concat_str([pl.lit("C"), (pl.col("cust") + 1).cast(pl.String).str.zfill(cw)]).alias(
+                "customer_id"
+            ),
+            lookup("channel", W.CHANNELS).alias("channel"),
+            lookup("region", W.REGIONS).alias("region"),
+            lookup("wh", W.WAREHOUSES).alias("warehouse_id"),
+            lookup("sku", W.SKUS).alias("sku"),
+            lookup("cat", W.CATEGORIES).alias("sku_category"),
+            pl.col("quantity").cast(pl.Int64),
+            pl.col("amount").round(2),
+            currency.alias("currency"),
+            pl.when(pl.col("cross_border"))
+            .then(lookup("country", W.COUNTRIES))
+            .otherwise(pl.lit(W.HOME_COUNTRY))
+            .alias("destination_country"),
+            pl.col("cross_border"),
+            ts("created", "orders").alias("created_at"),
+            ts("promised", "orders").alias("promised_at"),
+        ),
+    )
     del o
 
     # -- payments (rid = order index) -------------------------------------------------------------
-    p = pl.DataFrame({"rid": oi, "oi": oi, "t": sim.pay_attempt, "paid": sim.paid_t, "refund": sim.refund_t,
-                      "method": sim.pay_method, "amount": sim.amount, "cross": sim.cross, "country": sim.country})  # fmt: skip
+    p = pl.DataFrame(
+        {
+            "rid": oi,
+            "oi": oi,
+            "t": sim.pay_attempt,
+            "paid": sim.paid_t,
+            "refund": sim.refund_t,
+            "method": sim.pay_method,
+            "amount": sim.amount,
+            "cross": sim.cross,
+            "country": sim.country,
+        }
+    )
     p, rank["payments"] = _ranked(sim, "payments", p)
-    status = (pl.when((pl.col("refund") >= 0) & (pl.col("refund") < end)).then(pl.lit("refunded"))
-              .when((pl.col("paid") >= 0) & (pl.col("paid") < end)).then(pl.lit("captured"))
-              .when(pl.col("paid") < 0).then(pl.lit("failed")).otherwise(pl.lit("authorized")))  # fmt: skip
-    wr.write("payments", p.select(
-        ids("payments", pl.col("rank")).alias("payment_id"), order_id(),
-        lookup("method", ("card", "wallet", "bank_transfer", "cash_on_delivery")).alias("method"),
-        pl.col("amount").round(2),
-        pl.when(pl.col("cross")).then(lookup("country", W.CURRENCIES)).otherwise(pl.lit(W.HOME_CURRENCY)).alias("currency"),
-        status.alias("status"), ts("t", "payments").alias("authorized_at"),
-        ts("paid", "payments", end).alias("captured_at"),
-    ))  # fmt: skip
+    status = (
+        pl.when((pl.col("refund") >= 0) & (pl.col("refund") < end))
+        .then(pl.lit("refunded"))
+        .when((pl.col("paid") >= 0) & (pl.col("paid") < end))
+        .then(pl.lit("captured"))
+        .when(pl.col("paid") < 0)
+        .then(pl.lit("failed"))
+        .otherwise(pl.lit("authorized"))
+    )
+    wr.write(
+        "payments",
+        p.select(
+            ids("payments", pl.col("rank")).alias("payment_id"),
+            order_id(),
+            lookup("method", ("card", "wallet", "bank_transfer", "cash_on_delivery")).alias("method"),
+            pl.col("amount").round(2),
+            pl.when(pl.col("cross"))
+            .then(lookup("country", W.CURRENCIES))
+            .otherwise(pl.lit(W.HOME_CURRENCY))
+            .alias("currency"),
+            status.alias("status"),
+            ts("t", "payments").alias("authorized_at"),
+            ts("paid", "payments", end).alias("captured_at"),
+        ),
+    )
     del p
 
     # -- inventory allocations ----------------------------------------------------------------
     a, rank["inventory_allocations"] = _ranked(sim, "inventory_allocations")
-    a = a.with_columns(pl.Series("sku", sim.sku[a["oi"].to_numpy()]), pl.Series("wh", sim.wh[a["oi"].to_numpy()]),
-                       pl.Series("qty", sim.qty[a["oi"].to_numpy()]))  # fmt: skip
-    wr.write("inventory_allocations", a.select(
-        ids("inventory_allocations", pl.col("rank")).alias("allocation_id"), order_id(),
-        lookup("sku", W.SKUS).alias("sku"), lookup("wh", W.WAREHOUSES).alias("warehouse_id"),
-        pl.when(pl.col("status") == 0).then(pl.col("qty")).otherwise(0).cast(pl.Int64).alias("quantity"),
-        lookup("status", S.ALLOC_STATUS).alias("status"), ts("t", "inventory_allocations").alias("allocated_at"),
-    ))  # fmt: skip
+    a = a.with_columns(
+        pl.Series("sku", sim.sku[a["oi"].to_numpy()]),
+        pl.Series("wh", sim.wh[a["oi"].to_numpy()]),
+        pl.Series("qty", sim.qty[a["oi"].to_numpy()]),
+    )
+    wr.write(
+        "inventory_allocations",
+        a.select(
+            ids("inventory_allocations", pl.col("rank")).alias("allocation_id"),
+            order_id(),
+            lookup("sku", W.SKUS).alias("sku"),
+            lookup("wh", W.WAREHOUSES).alias("warehouse_id"),
+            pl.when(pl.col("status") == 0).then(pl.col("qty")).otherwise(0).cast(pl.Int64).alias("quantity"),
+            lookup("status", S.ALLOC_STATUS).alias("status"),
+            ts("t", "inventory_allocations").alias("allocated_at"),
+        ),
+    )
     del a
 
     # -- warehouse tasks ------------------------------------------------------------------------
     t, rank["warehouse_tasks"] = _ranked(sim, "warehouse_tasks")
     wave_local = (pl.col("wave") * (30 * W.MIN) + W.LOCAL).cast(pl.Datetime("ms")).dt.strftime("%y%m%d-%H%M")
-    wave = pl.when(pl.col("wave") >= 0).then(pl.concat_str([pl.lit("WV-"), lookup("wh", W.WH_CODES), pl.lit("-"), wave_local]))
+    wave = pl.when(pl.col("wave") >= 0).then(
+        pl.concat_str([pl.lit("WV-"), lookup("wh", W.WH_CODES), pl.lit("-"), wave_local])
+    )
 
     def task_frames():
         for s in range(0, t.height, CHUNK):
             yield t.slice(s, CHUNK).select(
-                ids("warehouse_tasks", pl.col("rank")).alias("task_id"), order_id(),
-                lookup("type", S.TASK_TYPES).alias("task_type"), wave.alias("wave_id"),
-                lookup("wh", W.WAREHOUSES).alias("warehouse_id"), lookup("zone", W.ZONES).alias("zone_id"),
-                actor("op").alias("operator_id"), ts("t", "warehouse_tasks").alias("started_at"),
+                ids("warehouse_tasks", pl.col("rank")).alias("task_id"),
+                order_id(),
+                lookup("type", S.TASK_TYPES).alias("task_type"),
+                wave.alias("wave_id"),
+                lookup("wh", W.WAREHOUSES).alias("warehouse_id"),
+                lookup("zone", W.ZONES).alias("zone_id"),
+                actor("op").alias("operator_id"),
+                ts("t", "warehouse_tasks").alias("started_at"),
                 ts("end", "warehouse_tasks", end).alias("ended_at"),
-            )  # fmt: skip
+            )
 
     wr.write("warehouse_tasks", frames=task_frames())
     del t
@@ -231,14 +315,20 @@ def write_all(sim: S.Sim, out: Path, progress=None) -> tuple[dict[str, int], dic
     q, rank["qc_reports"] = _ranked(sim, "qc_reports")
     found["qc_incident_rank"] = q.filter(pl.col("incident"))["rank"].to_numpy()
     found["qc"] = q.select("oi", "eq", "t", "result", "incident")
-    wr.write("qc_reports", q.select(
-        ids("qc_reports", pl.col("rank")).alias("report_no"), order_id(),
-        lookup("wh", W.WAREHOUSES).alias("warehouse_id"), lookup("zone", W.ZONES).alias("zone_id"),
-        lookup("result", S.QC_RESULTS).alias("result"),
-        lookup(pl.when(pl.col("defect") >= 0).then(pl.col("defect")), S.DEFECTS).alias("defect_code"),
-        actor("insp").alias("inspector_id"), lookup("eq", W.EQUIPMENT).alias("equipment_id"),
-        ts("t", "qc_reports").alias("inspected_at"),
-    ))  # fmt: skip
+    wr.write(
+        "qc_reports",
+        q.select(
+            ids("qc_reports", pl.col("rank")).alias("report_no"),
+            order_id(),
+            lookup("wh", W.WAREHOUSES).alias("warehouse_id"),
+            lookup("zone", W.ZONES).alias("zone_id"),
+            lookup("result", S.QC_RESULTS).alias("result"),
+            lookup(pl.when(pl.col("defect") >= 0).then(pl.col("defect")), S.DEFECTS).alias("defect_code"),
+            actor("insp").alias("inspector_id"),
+            lookup("eq", W.EQUIPMENT).alias("equipment_id"),
+            ts("t", "qc_reports").alias("inspected_at"),
+        ),
+    )
     del q
 
     # -- calibrations ---------------------------------------------------------------------------
@@ -246,42 +336,64 @@ def write_all(sim: S.Sim, out: Path, progress=None) -> tuple[dict[str, int], dic
     c, rank["equipment_calibrations"] = _ranked(sim, "equipment_calibrations")
     found["calibration_overdue_rank"] = c.filter(pl.col("overdue"))["rank"].to_numpy()
     c = c.with_columns(pl.Series("zone", W.EQ_ZONE[c["eq"].to_numpy()]))
-    wr.write("equipment_calibrations", c.select(
-        ids("equipment_calibrations", pl.col("rank")).alias("calibration_id"),
-        lookup("eq", W.EQUIPMENT).alias("equipment_id"),
-        lookup(pl.col("zone") // 4, W.WAREHOUSES).alias("warehouse_id"), lookup("zone", W.ZONES).alias("zone_id"),
-        ts("t", "equipment_calibrations").alias("calibrated_at"), ts("due", "equipment_calibrations").alias("due_at"),
-        lookup("result", ("pass", "adjusted")).alias("result"), lookup("tech", W.TECHNICIANS).alias("technician"),
-    ))  # fmt: skip
+    wr.write(
+        "equipment_calibrations",
+        c.select(
+            ids("equipment_calibrations", pl.col("rank")).alias("calibration_id"),
+            lookup("eq", W.EQUIPMENT).alias("equipment_id"),
+            lookup(pl.col("zone") // 4, W.WAREHOUSES).alias("warehouse_id"),
+            lookup("zone", W.ZONES).alias("zone_id"),
+            ts("t", "equipment_calibrations").alias("calibrated_at"),
+            ts("due", "equipment_calibrations").alias("due_at"),
+            lookup("result", ("pass", "adjusted")).alias("result"),
+            lookup("tech", W.TECHNICIANS).alias("technician"),
+        ),
+    )
     found["calibrations"] = c.select("eq", "t", "due", "overdue")
     del c
 
     # -- climate (parquet) ------------------------------------------------------------------------
     cl = _aux.climate(sim)
     cdf = pl.DataFrame(cl).sort(["t", "sensor"])
-    wr.write("climate_readings", cdf.select(
-        lookup("sensor", W.SENSORS).alias("sensor_id"),
-        lookup(pl.col("sensor") // 4, W.WAREHOUSES).alias("warehouse_id"),
-        lookup("sensor", W.ZONES).alias("zone_id"), ts_native("t").alias("at"),
-        pl.col("temp").alias("temperature_c"), pl.col("hum").alias("humidity_pct"),
-    ))  # fmt: skip
+    wr.write(
+        "climate_readings",
+        cdf.select(
+            lookup("sensor", W.SENSORS).alias("sensor_id"),
+            lookup(pl.col("sensor") // 4, W.WAREHOUSES).alias("warehouse_id"),
+            lookup("sensor", W.ZONES).alias("zone_id"),
+            ts_native("t").alias("at"),
+            pl.col("temp").alias("temperature_c"),
+            pl.col("hum").alias("humidity_pct"),
+        ),
+    )
     del cdf, cl
 
     # -- shipments ------------------------------------------------------------------------------
     sh, rank["shipments"] = _ranked(sim, "shipments")
     so = sh["oi"].to_numpy()
     sh = sh.with_columns(
-        pl.Series("carrier", sim.carrier[so]), pl.Series("ohub", sim.origin_hub[so]),
-        pl.Series("dhub", sim.dest_hub[so]), pl.Series("express", sim.service_express[so]),
+        pl.Series("carrier", sim.carrier[so]),
+        pl.Series("ohub", sim.origin_hub[so]),
+        pl.Series("dhub", sim.dest_hub[so]),
+        pl.Series("express", sim.service_express[so]),
         pl.Series("promised", sim.promised[so]),
     )
-    wr.write("shipments", sh.select(
-        ids("shipments", pl.col("rank")).alias("waybill"), order_id(),
-        lookup("carrier", W.CARRIERS).alias("carrier_id"), lookup("ohub", W.HUBS).alias("origin_hub"),
-        lookup("dhub", W.HUBS).alias("dest_hub"),
-        pl.when(pl.col("express")).then(pl.lit("express")).otherwise(pl.lit("standard")).alias("service_level"),
-        ts("t", "shipments").alias("created_at"), ts("promised", "shipments").alias("promised_at"),
-    ))  # fmt: skip
+    wr.write(
+        "shipments",
+        sh.select(
+            ids("shipments", pl.col("rank")).alias("waybill"),
+            order_id(),
+            lookup("carrier", W.CARRIERS).alias("carrier_id"),
+            lookup("ohub", W.HUBS).alias("origin_hub"),
+            lookup("dhub", W.HUBS).alias("dest_hub"),
+            pl.when(pl.col("express"))
+            .then(pl.lit("express"))
+            .otherwise(pl.lit("standard"))
+            .alias("service_level"),
+            ts("t", "shipments").alias("created_at"),
+            ts("promised", "shipments").alias("promised_at"),
+        ),
+    )
     del sh
     ship_rank = rank["shipments"]
 
@@ -292,27 +404,47 @@ def write_all(sim: S.Sim, out: Path, progress=None) -> tuple[dict[str, int], dic
     del tr_all
     to = tr["oi"].to_numpy()
     tr = tr.with_columns(
-        pl.Series("wb", ship_rank[tr["ship"].to_numpy()]), pl.Series("wh", sim.wh[to]),
-        pl.Series("dest_region", W.WH_REGION[sim.dest_wh[to]]), pl.Series("region", sim.region[to]),
-        pl.Series("cross", sim.cross[to]), pl.Series("country", sim.country[to]),
+        pl.Series("wb", ship_rank[tr["ship"].to_numpy()]),
+        pl.Series("wh", sim.wh[to]),
+        pl.Series("dest_region", W.WH_REGION[sim.dest_wh[to]]),
+        pl.Series("region", sim.region[to]),
+        pl.Series("cross", sim.cross[to]),
+        pl.Series("country", sim.country[to]),
     )
-    area = pl.when(pl.col("cross")).then(lookup("country", W.COUNTRIES)).otherwise(lookup("dest_region", W.REGIONS))
+    area = (
+        pl.when(pl.col("cross"))
+        .then(lookup("country", W.COUNTRIES))
+        .otherwise(lookup("dest_region", W.REGIONS))
+    )
     location = (
-        pl.when(pl.col("hub") >= 0).then(lookup("hub", W.HUB_LOCATION))
-        .when(pl.col("type") == 0).then(pl.concat_str([lookup("wh", W.WAREHOUSES), pl.lit(" dock")]))
-        .when(pl.col("type") == 2).then(pl.concat_str([pl.lit("linehaul "), lookup("region", W.REGIONS), pl.lit(" -> "),
-                                                       lookup("dest_region", W.REGIONS)]))
+        pl.when(pl.col("hub") >= 0)
+        .then(lookup("hub", W.HUB_LOCATION))
+        .when(pl.col("type") == 0)
+        .then(pl.concat_str([lookup("wh", W.WAREHOUSES), pl.lit(" dock")]))
+        .when(pl.col("type") == 2)
+        .then(
+            pl.concat_str(
+                [
+                    pl.lit("linehaul "),
+                    lookup("region", W.REGIONS),
+                    pl.lit(" -> "),
+                    lookup("dest_region", W.REGIONS),
+                ]
+            )
+        )
         .otherwise(pl.concat_str([area, pl.lit(" delivery area")]))
-    )  # fmt: skip
+    )
 
     def track_frames():
         for s in range(0, tr.height, CHUNK):
             yield tr.slice(s, CHUNK).select(
-                ids("logistics_tracks", pl.col("rank")).alias("scan_id"), ids("shipments", pl.col("wb")).alias("waybill"),
+                ids("logistics_tracks", pl.col("rank")).alias("scan_id"),
+                ids("shipments", pl.col("wb")).alias("waybill"),
                 ts("t", "logistics_tracks").alias("at"),
                 lookup(pl.when(pl.col("hub") >= 0).then(pl.col("hub")), W.HUBS).alias("hub_id"),
-                location.alias("location"), lookup("type", S.SCAN_TYPES).alias("scan_type"),
-            )  # fmt: skip
+                location.alias("location"),
+                lookup("type", S.SCAN_TYPES).alias("scan_type"),
+            )
 
     wr.write("logistics_tracks", frames=track_frames())
     del tr
@@ -321,31 +453,50 @@ def write_all(sim: S.Sim, out: Path, progress=None) -> tuple[dict[str, int], dic
     cap = pl.DataFrame(_aux.capacity(sim, scans)).sort(["t", "hub"])
     del scans
     cap = cap.with_columns(pl.Series("carrier", W.HUB_CARRIER[cap["hub"].to_numpy()]))
-    wr.write("carrier_capacity", cap.select(
-        lookup("carrier", W.CARRIERS).alias("carrier_id"), lookup("hub", W.HUBS).alias("hub_id"),
-        ts_native("t").alias("at"), pl.col("load").alias("load_pct"), pl.col("cap").cast(pl.Int64).alias("capacity_parcels"),
-    ))  # fmt: skip
+    wr.write(
+        "carrier_capacity",
+        cap.select(
+            lookup("carrier", W.CARRIERS).alias("carrier_id"),
+            lookup("hub", W.HUBS).alias("hub_id"),
+            ts_native("t").alias("at"),
+            pl.col("load").alias("load_pct"),
+            pl.col("cap").cast(pl.Int64).alias("capacity_parcels"),
+        ),
+    )
     del cap
 
     # -- customs declarations -------------------------------------------------------------------
     cd, rank["customs_declarations"] = _ranked(sim, "customs_declarations")
-    found["customs_stall_rank"] = cd.filter(pl.col("stall"))["rank"].to_numpy() if "stall" in cd.columns else np.zeros(0, I64)
+    found["customs_stall_rank"] = (
+        cd.filter(pl.col("stall"))["rank"].to_numpy() if "stall" in cd.columns else np.zeros(0, I64)
+    )
     if cd.height:
         co = cd["oi"].to_numpy()
-        cd = cd.with_columns(pl.Series("wb", ship_rank[sim.ship_rid[co]]), pl.Series("country", sim.country[co]))
+        cd = cd.with_columns(
+            pl.Series("wb", ship_rank[sim.ship_rid[co]]), pl.Series("country", sim.country[co])
+        )
         holds = ("documents missing", "valuation query", "physical inspection")
-        st = (pl.when(pl.col("clear") < end).then(pl.lit("cleared"))
-              .when((pl.col("hold_t") >= 0) & (pl.col("hold_t") < end)).then(pl.lit("held"))
-              .otherwise(pl.lit("submitted")))  # fmt: skip
+        st = (
+            pl.when(pl.col("clear") < end)
+            .then(pl.lit("cleared"))
+            .when((pl.col("hold_t") >= 0) & (pl.col("hold_t") < end))
+            .then(pl.lit("held"))
+            .otherwise(pl.lit("submitted"))
+        )
         hold = pl.when((pl.col("hold_t") >= 0) & (pl.col("hold_t") < end)).then(
-            pl.when(pl.col("stall")).then(pl.lit(holds[0])).otherwise(lookup(pl.col("rid") % 3, holds)))
+            pl.when(pl.col("stall")).then(pl.lit(holds[0])).otherwise(lookup(pl.col("rid") % 3, holds))
+        )
         cd = cd.select(
-            ids("customs_declarations", pl.col("rank")).alias("declaration_no"), order_id(),
-            ids("shipments", pl.col("wb")).alias("waybill"), lookup("broker", W.BROKERS).alias("broker_id"),
-            lookup("country", W.COUNTRIES).alias("country"), st.alias("status"),
+            ids("customs_declarations", pl.col("rank")).alias("declaration_no"),
+            order_id(),
+            ids("shipments", pl.col("wb")).alias("waybill"),
+            lookup("broker", W.BROKERS).alias("broker_id"),
+            lookup("country", W.COUNTRIES).alias("country"),
+            st.alias("status"),
             ts("t", "customs_declarations").alias("declared_at"),
-            ts("clear", "customs_declarations", end).alias("cleared_at"), hold.alias("hold_reason"),
-        )  # fmt: skip
+            ts("clear", "customs_declarations", end).alias("cleared_at"),
+            hold.alias("hold_reason"),
+        )
     else:
         cd = pl.DataFrame(schema={c.name: pl.String for c in BY_NAME["customs_declarations"].columns})
     wr.write("customs_declarations", cd)
@@ -357,41 +508,73 @@ def write_all(sim: S.Sim, out: Path, progress=None) -> tuple[dict[str, int], dic
     ss, rank["operator_sessions"] = _ranked(sim, "operator_sessions", ss)
     found["spike_session_rank"] = ss.filter(pl.col("spike"))["rank"].to_numpy()
     found["sessions"] = ss.select("actor", "t", "spike")
-    wr.write("operator_sessions", ss.select(
-        ids("operator_sessions", pl.col("rank")).alias("session_id"), actor("actor").alias("actor_id"),
-        lookup("role", _aux.SESSION_ROLES).alias("role"), lookup("site", _aux.SESSION_SITES).alias("site"),
-        ts_native("t").alias("login_at"), ts_native("end", end).alias("logout_at"),
-    ))  # fmt: skip
+    wr.write(
+        "operator_sessions",
+        ss.select(
+            ids("operator_sessions", pl.col("rank")).alias("session_id"),
+            actor("actor").alias("actor_id"),
+            lookup("role", _aux.SESSION_ROLES).alias("role"),
+            lookup("site", _aux.SESSION_SITES).alias("site"),
+            ts_native("t").alias("login_at"),
+            ts_native("end", end).alias("logout_at"),
+        ),
+    )
     del ss
 
     # -- service tickets ----------------------------------------------------------------------------
     _aux.tickets(sim)
     tk, rank["service_tickets"] = _ranked(sim, "service_tickets")
-    st = (pl.when(pl.col("resolved") < end).then(pl.lit("resolved"))
-          .when(pl.col("first") < end).then(pl.lit("in_progress")).otherwise(pl.lit("open")))  # fmt: skip
-    wr.write("service_tickets", tk.select(
-        ids("service_tickets", pl.col("rank")).alias("ticket_id"), order_id(),
-        lookup("channel", ("chat", "phone", "email")).alias("channel"), lookup("topic", S.TOPICS).alias("topic"),
-        actor("agent").alias("agent_id"), st.alias("status"), ts("t", "service_tickets").alias("opened_at"),
-        ts("first", "service_tickets", end).alias("first_response_at"),
-        ts("resolved", "service_tickets", end).alias("resolved_at"),
-    ))  # fmt: skip
+    st = (
+        pl.when(pl.col("resolved") < end)
+        .then(pl.lit("resolved"))
+        .when(pl.col("first") < end)
+        .then(pl.lit("in_progress"))
+        .otherwise(pl.lit("open"))
+    )
+    wr.write(
+        "service_tickets",
+        tk.select(
+            ids("service_tickets", pl.col("rank")).alias("ticket_id"),
+            order_id(),
+            lookup("channel", ("chat", "phone", "email")).alias("channel"),
+            lookup("topic", S.TOPICS).alias("topic"),
+            actor("agent").alias("agent_id"),
+            st.alias("status"),
+            ts("t", "service_tickets").alias("opened_at"),
+            ts("first", "service_tickets", end).alias("first_response_at"),
+            ts("resolved", "service_tickets", end).alias("resolved_at"),
+        ),
+    )
     del tk
 
     # -- approvals ----------------------------------------------------------------------------------
     ap, rank["approvals"] = _ranked(sim, "approvals")
     decided = pl.col("decided") < end
-    comment = (pl.when(pl.col("type") == 0).then(pl.lit("manual fraud review"))
-               .when(pl.col("type") == 1).then(pl.lit("stock found on re-count; reinstate order"))
-               .otherwise(pl.lit("return inspected; refund in full")))  # fmt: skip
-    wr.write("approvals", ap.select(
-        ids("approvals", pl.col("rank")).alias("approval_id"), order_id(),
-        lookup("type", S.APPROVAL_TYPES).alias("approval_type"), actor("approver").alias("approver_id"),
-        pl.when(~decided).then(pl.lit("pending")).when(pl.col("decision") == 1).then(pl.lit("rejected"))
-        .otherwise(pl.lit("approved")).alias("decision"),
-        ts("t", "approvals").alias("requested_at"), ts("decided", "approvals", end).alias("decided_at"),
-        pl.when(decided).then(comment).alias("comment"),
-    ))  # fmt: skip
+    comment = (
+        pl.when(pl.col("type") == 0)
+        .then(pl.lit("manual fraud review"))
+        .when(pl.col("type") == 1)
+        .then(pl.lit("stock found on re-count; reinstate order"))
+        .otherwise(pl.lit("return inspected; refund in full"))
+    )
+    wr.write(
+        "approvals",
+        ap.select(
+            ids("approvals", pl.col("rank")).alias("approval_id"),
+            order_id(),
+            lookup("type", S.APPROVAL_TYPES).alias("approval_type"),
+            actor("approver").alias("approver_id"),
+            pl.when(~decided)
+            .then(pl.lit("pending"))
+            .when(pl.col("decision") == 1)
+            .then(pl.lit("rejected"))
+            .otherwise(pl.lit("approved"))
+            .alias("decision"),
+            ts("t", "approvals").alias("requested_at"),
+            ts("decided", "approvals", end).alias("decided_at"),
+            pl.when(decided).then(comment).alias("comment"),
+        ),
+    )
     del ap
 
     # -- notifications --------------------------------------------------------------------------------
@@ -401,13 +584,15 @@ def write_all(sim: S.Sim, out: Path, progress=None) -> tuple[dict[str, int], dic
     def notif_frames():
         for s in range(0, nt.height, CHUNK):
             yield nt.slice(s, CHUNK).select(
-                ids("notifications", pl.col("rank")).alias("notification_id"), order_id(),
+                ids("notifications", pl.col("rank")).alias("notification_id"),
+                order_id(),
                 lookup("nch", ("push", "sms", "email")).alias("channel"),
                 lookup("template", S.TEMPLATES).alias("template"),
-                pl.col("template").replace_strict(dict(enumerate(S.PROACTIVE.tolist())), return_dtype=pl.Boolean)
+                pl.col("template")
+                .replace_strict(dict(enumerate(S.PROACTIVE.tolist())), return_dtype=pl.Boolean)
                 .alias("proactive"),
                 ts("t", "notifications").alias("sent_at"),
-            )  # fmt: skip
+            )
 
     wr.write("notifications", frames=notif_frames())
     del nt
@@ -415,13 +600,23 @@ def write_all(sim: S.Sim, out: Path, progress=None) -> tuple[dict[str, int], dic
     # -- returns ----------------------------------------------------------------------------------------
     rt, rank["returns"] = _ranked(sim, "returns")
     rt = rt.with_columns(pl.Series("amount", sim.amount[rt["oi"].to_numpy()]))
-    wr.write("returns", rt.select(
-        ids("returns", pl.col("rank")).alias("rma_id"), order_id(), lookup("reason", S.RETURN_REASONS).alias("reason"),
-        pl.when(pl.col("refunded") < end).then(pl.lit("refunded")).when(pl.col("received") < end)
-        .then(pl.lit("received")).otherwise(pl.lit("requested")).alias("status"),
-        pl.when(pl.col("refunded") < end).then(pl.col("amount").round(2)).alias("refund_amount"),
-        ts("t", "returns").alias("requested_at"), ts("received", "returns", end).alias("received_at"),
-    ))  # fmt: skip
+    wr.write(
+        "returns",
+        rt.select(
+            ids("returns", pl.col("rank")).alias("rma_id"),
+            order_id(),
+            lookup("reason", S.RETURN_REASONS).alias("reason"),
+            pl.when(pl.col("refunded") < end)
+            .then(pl.lit("refunded"))
+            .when(pl.col("received") < end)
+            .then(pl.lit("received"))
+            .otherwise(pl.lit("requested"))
+            .alias("status"),
+            pl.when(pl.col("refunded") < end).then(pl.col("amount").round(2)).alias("refund_amount"),
+            ts("t", "returns").alias("requested_at"),
+            ts("received", "returns", end).alias("received_at"),
+        ),
+    )
     del rt
 
     # -- order events (last: every referenced record now has its id) ------------------------------
@@ -429,7 +624,20 @@ def write_all(sim: S.Sim, out: Path, progress=None) -> tuple[dict[str, int], dic
     return wr.counts, rank, found
 
 
-STREETS = ("Pine", "Maple", "Harbour", "Station", "Garden", "River", "Market", "Lake", "Hill", "Park", "Bridge", "Mill")
+STREETS = (
+    "Pine",
+    "Maple",
+    "Harbour",
+    "Station",
+    "Garden",
+    "River",
+    "Market",
+    "Lake",
+    "Hill",
+    "Park",
+    "Bridge",
+    "Mill",
+)
 
 
 def write_events(sim: S.Sim, wr: Writer, rank: dict[str, np.ndarray]) -> pl.DataFrame:
@@ -472,43 +680,93 @@ def write_events(sim: S.Sim, wr: Writer, rank: dict[str, np.ndarray]) -> pl.Data
 
     def imp(j: int) -> pl.Expr:
         kname = lookup(pl.when(pl.col(f"ik{j}") >= 0).then(pl.col(f"ik{j}")), kinds)
-        return pl.concat_str([pl.lit('{"kind":"'), kname, pl.lit('","id":"'), ref(f"ik{j}", f"ir{j}"), pl.lit('"}')])
+        return pl.concat_str(
+            [pl.lit('{"kind":"'), kname, pl.lit('","id":"'), ref(f"ik{j}", f"ir{j}"), pl.lit('"}')]
+        )
 
     impact = pl.concat_str([imp(0), imp(1), imp(2)], separator=",", ignore_nulls=True)
     impact = pl.when(pl.col("ik0") >= 0).then(pl.concat_str([pl.lit("["), impact, pl.lit("]")]))
     dv = pl.col("dv")
-    addr = lambda k: pl.concat_str([((dv * 37 + k * 11) % 180 + 1).cast(pl.String), pl.lit(" "),  # noqa: E731
-                                    lookup((dv + k * 5) % 12, STREETS), pl.lit(" Rd")])  # fmt: skip
+    addr = lambda k: pl.concat_str(
+        [
+            ((dv * 37 + k * 11) % 180 + 1).cast(pl.String),
+            pl.lit(" "),
+            lookup((dv + k * 5) % 12, STREETS),
+            pl.lit(" Rd"),
+        ]
+    )
     diff = (
-        pl.when(pl.col("diff") == S.D_PAY).then(pl.lit('{"payment_status":["pending","captured"]}'))
-        .when(pl.col("diff") == S.D_ALLOC).then(pl.concat_str([pl.lit('{"allocated_qty":[0,'), dv.cast(pl.String), pl.lit("]}")]))
-        .when(pl.col("diff") == S.D_ADDR).then(pl.concat_str([pl.lit('{"shipping_address":["'), addr(0), pl.lit('","'), addr(1), pl.lit('"]}')]))
-        .when(pl.col("diff") == S.D_WAYBILL).then(pl.concat_str([pl.lit('{"waybill":[null,"'), ids("shipments", dv), pl.lit('"]}')]))
-        .when(pl.col("diff") == S.D_CANCEL).then(pl.lit('{"fulfilment_status":["open","cancelled"]}'))
-        .when(pl.col("diff") == S.D_REFUND).then(pl.concat_str([pl.lit('{"refunded_amount":[0,'), (dv.cast(pl.Float64) / 100).round(2).cast(pl.String), pl.lit("]}")]))
-        .when(pl.col("diff") == S.D_CUSTOMS).then(pl.lit('{"customs_status":["submitted","held"]}'))
-        .when(pl.col("diff") == S.D_ATTEMPT).then(pl.concat_str([pl.lit('{"delivery_attempts":['), dv.cast(pl.String), pl.lit(","), (dv + 1).cast(pl.String), pl.lit("]}")]))
-        .when(pl.col("diff") == S.D_QC).then(pl.concat_str([pl.lit('{"qc_result":[null,"'), lookup(dv, S.QC_RESULTS), pl.lit('"]}')]))
-    )  # fmt: skip
+        pl.when(pl.col("diff") == S.D_PAY)
+        .then(pl.lit('{"payment_status":["pending","captured"]}'))
+        .when(pl.col("diff") == S.D_ALLOC)
+        .then(pl.concat_str([pl.lit('{"allocated_qty":[0,'), dv.cast(pl.String), pl.lit("]}")]))
+        .when(pl.col("diff") == S.D_ADDR)
+        .then(
+            pl.concat_str([pl.lit('{"shipping_address":["'), addr(0), pl.lit('","'), addr(1), pl.lit('"]}')])
+        )
+        .when(pl.col("diff") == S.D_WAYBILL)
+        .then(pl.concat_str([pl.lit('{"waybill":[null,"'), ids("shipments", dv), pl.lit('"]}')]))
+        .when(pl.col("diff") == S.D_CANCEL)
+        .then(pl.lit('{"fulfilment_status":["open","cancelled"]}'))
+        .when(pl.col("diff") == S.D_REFUND)
+        .then(
+            pl.concat_str(
+                [
+                    pl.lit('{"refunded_amount":[0,'),
+                    (dv.cast(pl.Float64) / 100).round(2).cast(pl.String),
+                    pl.lit("]}"),
+                ]
+            )
+        )
+        .when(pl.col("diff") == S.D_CUSTOMS)
+        .then(pl.lit('{"customs_status":["submitted","held"]}'))
+        .when(pl.col("diff") == S.D_ATTEMPT)
+        .then(
+            pl.concat_str(
+                [
+                    pl.lit('{"delivery_attempts":['),
+                    dv.cast(pl.String),
+                    pl.lit(","),
+                    (dv + 1).cast(pl.String),
+                    pl.lit("]}"),
+                ]
+            )
+        )
+        .when(pl.col("diff") == S.D_QC)
+        .then(pl.concat_str([pl.lit('{"qc_result":[null,"'), lookup(dv, S.QC_RESULTS), pl.lit('"]}')]))
+    )
     A = sim.actors
     staff = dict(enumerate(A.staff_names))
     cw = W.customer_ids_width(sim.n_customers)
     e = pl.col("actor")
-    actor = pl.when(e >= A.customer).then(
-        pl.concat_str([pl.lit("C"), (e - A.customer + 1).cast(pl.String).str.zfill(cw)])
-    ).otherwise(e.replace_strict(staff, default=None, return_dtype=pl.String))
+    actor = (
+        pl.when(e >= A.customer)
+        .then(pl.concat_str([pl.lit("C"), (e - A.customer + 1).cast(pl.String).str.zfill(cw)]))
+        .otherwise(e.replace_strict(staff, default=None, return_dtype=pl.String))
+    )
     nodes = LIFECYCLE_NODES
 
     def frames():
         for s in range(0, df.height, CHUNK):
-            yield df.slice(s, CHUNK).with_row_index("i", offset=s).select(
-                ids("order_events", pl.col("i").cast(pl.Int64)).alias("event_id"), order_id(),
-                ts("at", "order_events").alias("at"), actor.alias("actor_id"), lookup("role", W.ROLES).alias("actor_role"),
-                lookup(pl.when(pl.col("frm") >= 0).then(pl.col("frm")), nodes).alias("from_state"),
-                lookup("to", nodes).alias("to_state"),
-                lookup(pl.when(pl.col("reason") >= 0).then(pl.col("reason")), W.REASONS).alias("reason_code"),
-                ref("evk", "evr").alias("evidence"), diff.alias("diff"), impact.alias("impact"),
-            )  # fmt: skip
+            yield (
+                df.slice(s, CHUNK)
+                .with_row_index("i", offset=s)
+                .select(
+                    ids("order_events", pl.col("i").cast(pl.Int64)).alias("event_id"),
+                    order_id(),
+                    ts("at", "order_events").alias("at"),
+                    actor.alias("actor_id"),
+                    lookup("role", W.ROLES).alias("actor_role"),
+                    lookup(pl.when(pl.col("frm") >= 0).then(pl.col("frm")), nodes).alias("from_state"),
+                    lookup("to", nodes).alias("to_state"),
+                    lookup(pl.when(pl.col("reason") >= 0).then(pl.col("reason")), W.REASONS).alias(
+                        "reason_code"
+                    ),
+                    ref("evk", "evr").alias("evidence"),
+                    diff.alias("diff"),
+                    impact.alias("impact"),
+                )
+            )
 
     wr.write("order_events", frames=frames())
     return summary

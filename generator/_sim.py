@@ -18,10 +18,23 @@ from orderscope.generator._world import DAY, HOUR, MIN, NODE, RC, SEC
 I8, I32, I64 = np.int8, np.int32, np.int64
 
 # record kinds referenced from events (impact / evidence)
-K = {k: i for i, k in enumerate((
-    "payments", "inventory_allocations", "warehouse_tasks", "qc_reports", "shipments",
-    "logistics_tracks", "customs_declarations", "approvals", "notifications", "returns",
-))}  # fmt: skip
+K = {
+    k: i
+    for i, k in enumerate(
+        (
+            "payments",
+            "inventory_allocations",
+            "warehouse_tasks",
+            "qc_reports",
+            "shipments",
+            "logistics_tracks",
+            "customs_declarations",
+            "approvals",
+            "notifications",
+            "returns",
+        )
+    )
+}
 KIND_NAMES = tuple(K)
 
 # diff templates, rendered by the writer
@@ -32,19 +45,46 @@ TASK_TYPES = ("wave", "pick", "pack", "sort")
 QC_RESULTS = ("pass", "fail", "rework")
 DEFECTS = ("D-SCRATCH", "D-LABEL", "D-PACKAGING", "D-MISSING-PART", "D-MEASUREMENT")
 ALLOC_STATUS = ("allocated", "stockout", "short")
-SCAN_TYPES = ("pickup", "departed", "in_transit", "arrived", "out_for_delivery", "delivered",
-              "exception", "customs")  # fmt: skip
+SCAN_TYPES = (
+    "pickup",
+    "departed",
+    "in_transit",
+    "arrived",
+    "out_for_delivery",
+    "delivered",
+    "exception",
+    "customs",
+)
 APPROVAL_TYPES = ("risk_review", "reinstatement", "refund")
 TEMPLATES = (
-    "order_confirmed", "shipped", "out_for_delivery", "delivered", "order_cancelled",
-    "refund_issued", "delivery_failed", "customs_hold", "out_of_stock", "address_confirmed",
+    "order_confirmed",
+    "shipped",
+    "out_for_delivery",
+    "delivered",
+    "order_cancelled",
+    "refund_issued",
+    "delivery_failed",
+    "customs_hold",
+    "out_of_stock",
+    "address_confirmed",
     "delay_notice",
-)  # fmt: skip
+)
 T = {t: i for i, t in enumerate(TEMPLATES)}
-PROACTIVE = np.array([t in ("out_for_delivery", "delivery_failed", "customs_hold", "out_of_stock",
-                            "delay_notice") for t in TEMPLATES])  # fmt: skip
-TOPICS = ("where_is_my_order", "delivery_failed", "return", "customs", "cancellation", "address_change",
-          "product_question")  # fmt: skip
+PROACTIVE = np.array(
+    [
+        t in ("out_for_delivery", "delivery_failed", "customs_hold", "out_of_stock", "delay_notice")
+        for t in TEMPLATES
+    ]
+)
+TOPICS = (
+    "where_is_my_order",
+    "delivery_failed",
+    "return",
+    "customs",
+    "cancellation",
+    "address_change",
+    "product_question",
+)
 RETURN_REASONS = ("DAMAGED", "WRONG_ITEM", "NOT_AS_DESCRIBED", "CHANGED_MIND")
 
 
@@ -89,11 +129,19 @@ class Sim:
             return np.full(n, x, dt) if np.isscalar(x) else np.array(x, dt)  # copy: callers reuse arrays
 
         chunk = {
-            "oi": full(oi, I32), "at": full(at, I64), "frm": full(frm, I8), "to": full(to, I8),
-            "role": full(role, I8), "actor": full(actor, I32), "reason": full(reason, I8),
-            "evk": full(evk, I8), "evr": full(evr, I32), "diff": full(diff, I8), "dv": full(dv, I64),
+            "oi": full(oi, I32),
+            "at": full(at, I64),
+            "frm": full(frm, I8),
+            "to": full(to, I8),
+            "role": full(role, I8),
+            "actor": full(actor, I32),
+            "reason": full(reason, I8),
+            "evk": full(evk, I8),
+            "evr": full(evr, I32),
+            "diff": full(diff, I8),
+            "dv": full(dv, I64),
             "seq": np.full(n, len(self.events), I32),
-        }  # fmt: skip
+        }
         for j in range(3):
             k, r = imps[j] if j < len(imps) else (-1, -1)
             chunk[f"ik{j}"] = full(k, I8)
@@ -147,8 +195,34 @@ class Sim:
         local = hours + W.LOCAL
         h = (local % DAY) // HOUR
         dow = ((local // DAY) + 3) % 7
-        diurnal = np.array([0.35, 0.2, 0.12, 0.08, 0.08, 0.12, 0.3, 0.55, 0.8, 0.95, 1.0, 1.05,
-                            1.15, 1.05, 1.0, 0.95, 0.95, 1.0, 1.1, 1.3, 1.55, 1.6, 1.3, 0.75])  # fmt: skip
+        diurnal = np.array(
+            [
+                0.35,
+                0.2,
+                0.12,
+                0.08,
+                0.08,
+                0.12,
+                0.3,
+                0.55,
+                0.8,
+                0.95,
+                1.0,
+                1.05,
+                1.15,
+                1.05,
+                1.0,
+                0.95,
+                0.95,
+                1.0,
+                1.1,
+                1.3,
+                1.55,
+                1.6,
+                1.3,
+                0.75,
+            ]
+        )
         weekly = np.array([1.08, 1.0, 0.98, 0.97, 1.02, 0.95, 1.05])
         w = diurnal[h] * weekly[dow]
         slot = rng.choice(len(hours), size=n, p=w / w.sum())
@@ -185,11 +259,16 @@ class Sim:
         self.zone = self.wh * 4 + W.CAT_ZONE[self.cat]
         self.speed = W.WH_SPEED[self.wh]
         self.carrier = np.where(
-            self.cross, rng.choice(5, size=n, p=W.CARRIER_XB_SHARE), rng.choice(5, size=n, p=W.CARRIER_DOMESTIC_SHARE)
+            self.cross,
+            rng.choice(5, size=n, p=W.CARRIER_XB_SHARE),
+            rng.choice(5, size=n, p=W.CARRIER_DOMESTIC_SHARE),
         )
         self.origin_hub = W.dom_hub(self.carrier, self.wh)
-        self.dest_hub = np.where(self.cross, W.xb_hub(np.maximum(self.carrier, 3), self.country),
-                                 W.dom_hub(self.carrier, self.dest_wh))  # fmt: skip
+        self.dest_hub = np.where(
+            self.cross,
+            W.xb_hub(np.maximum(self.carrier, 3), self.country),
+            W.dom_hub(self.carrier, self.dest_wh),
+        )
         self.broker = rng.choice(4, size=n, p=W.BROKER_SHARE)
         self.pay_method = rng.choice(4, size=n, p=[0.45, 0.3, 0.2, 0.05])
         self.notif_channel = cust % 3
@@ -203,8 +282,14 @@ class Sim:
         self.loops = np.where(self.express & (u[2] < 0.06), 1, 0)
         p0, p1 = self.inc.period
         if self.inc.loop:
-            sl = ((self.channel == self.inc.loop_channel) & (self.cat == self.inc.loop_category)
-                  & (created >= p0) & (created < p1) & ~self.pay_timeout & (u[3] < 0.45))  # fmt: skip
+            sl = (
+                (self.channel == self.inc.loop_channel)
+                & (self.cat == self.inc.loop_category)
+                & (created >= p0)
+                & (created < p1)
+                & ~self.pay_timeout
+                & (u[3] < 0.45)
+            )
             self.express |= sl
             self.loops = np.where(sl, 1 + (u[4] * 3).astype(I64), self.loops)
             self.planted_loop = sl
@@ -223,10 +308,14 @@ class Sim:
         self.returned = u[12] < 0.055
         an = np.array([NODE["ALLOCATED"], NODE["WAVE_RELEASED"], NODE["SORTED"], NODE["DEPARTED_ORIGIN_HUB"]])
         amend_node = an[(u[13] * 4).astype(I64)]
-        amend_node = np.where(self.express & (amend_node <= NODE["WAVE_RELEASED"]), NODE["SORTED"], amend_node)
+        amend_node = np.where(
+            self.express & (amend_node <= NODE["WAVE_RELEASED"]), NODE["SORTED"], amend_node
+        )
         self.amend_node = np.where((u[14] < 0.02) & ~self.cust_cancel, amend_node, -1)
         self.service_express = self.express | (u[15] < 0.12)
-        self.promised = created + np.where(self.cross, 8 * DAY, np.where(self.service_express, 2 * DAY, 3 * DAY))
+        self.promised = created + np.where(
+            self.cross, 8 * DAY, np.where(self.service_express, 2 * DAY, 3 * DAY)
+        )
 
         # per-order outcomes filled by the lifecycle
         self.refund_t = np.full(n, -1, I64)
@@ -241,8 +330,19 @@ class Sim:
     # -- helpers for stage branches ------------------------------------------------------------
     def _cancel(self, oi, at, frm, reason, actor, role, evk=-1, evr=-1, imps=()):
         nt = self.notify(oi, at, T["order_cancelled"])
-        self.ev(oi, at, frm, NODE["CANCELLED"], role, actor, RC[reason], evk, evr,
-                (*imps, (K["notifications"], nt)), D_CANCEL)  # fmt: skip
+        self.ev(
+            oi,
+            at,
+            frm,
+            NODE["CANCELLED"],
+            role,
+            actor,
+            RC[reason],
+            evk,
+            evr,
+            (*imps, (K["notifications"], nt)),
+            D_CANCEL,
+        )
         self._refund_after_cancel(oi, at)
 
     def _refund_after_cancel(self, oi, at):
@@ -251,9 +351,17 @@ class Sim:
         rng = self.rng("refund_cancel")
         tr = at + self.ln(rng, 5 * HOUR, 0.6, len(oi))
         nt = self.notify(oi, tr, T["refund_issued"])
-        self.ev(oi, tr, NODE["CANCELLED"], NODE["REFUNDED"], W.R_SYSTEM, W.A_PAY,
-                imps=((K["payments"], oi), (K["notifications"], nt)), diff=D_REFUND,
-                dv=np.rint(self.amount[oi] * 100).astype(I64))  # fmt: skip
+        self.ev(
+            oi,
+            tr,
+            NODE["CANCELLED"],
+            NODE["REFUNDED"],
+            W.R_SYSTEM,
+            W.A_PAY,
+            imps=((K["payments"], oi), (K["notifications"], nt)),
+            diff=D_REFUND,
+            dv=np.rint(self.amount[oi] * 100).astype(I64),
+        )
         self.refund_t[oi] = tr
         self.last_t[oi] = tr
 
@@ -262,8 +370,18 @@ class Sim:
         oi, t0, t1 = oi[m], t0[m], t1[m]
         at = t0 + ((t1 - t0) * rng.uniform(0.15, 0.85, len(oi))).astype(I64)
         nt = self.notify(oi, at, T["address_confirmed"])
-        self.ev(oi, at, node, node, W.R_USER, self.cust_actor[oi], RC["ADDRESS_CHANGED"],
-                imps=((K["notifications"], nt),), diff=D_ADDR, dv=oi)  # fmt: skip
+        self.ev(
+            oi,
+            at,
+            node,
+            node,
+            W.R_USER,
+            self.cust_actor[oi],
+            RC["ADDRESS_CHANGED"],
+            imps=((K["notifications"], nt),),
+            diff=D_ADDR,
+            dv=oi,
+        )
 
     def _cust_cancel(self, oi, node, t0, t1, rng):
         """Orders whose customer cancels while in `node`: emit the cancel, return the survivors."""
@@ -277,7 +395,7 @@ class Sim:
         return base + W.crew_member(crews, zone, t, rng.random(len(t)))
 
     # -- the lifecycle -------------------------------------------------------------------------
-    def _lifecycle(self) -> None:  # noqa: C901 - one stage after another, on purpose
+    def _lifecycle(self) -> None:
         A = self.actors
         N = NODE
         n = self.n
@@ -290,14 +408,28 @@ class Sim:
         pay_at = t + self.ln(rng, 3 * MIN, 1.0, n)
         pt = allo[self.pay_timeout]
         self.pay_attempt = np.where(self.pay_timeout, t + self.ln(rng, 4 * MIN, 0.6, n), pay_at - 2 * SEC)
-        self._cancel(pt, t[pt] + self.ln(rng, 30 * MIN, 0.15, len(pt)), N["CREATED"], "PAYMENT_TIMEOUT",
-                     W.A_PAY, W.R_SYSTEM)  # fmt: skip
+        self._cancel(
+            pt,
+            t[pt] + self.ln(rng, 30 * MIN, 0.15, len(pt)),
+            N["CREATED"],
+            "PAYMENT_TIMEOUT",
+            W.A_PAY,
+            W.R_SYSTEM,
+        )
         ok = allo[~self.pay_timeout]
         t[ok] = pay_at[ok]
         self.paid_t[ok] = pay_at[ok]
         nt = self.notify(ok, t[ok], T["order_confirmed"])
-        self.ev(ok, t[ok], N["CREATED"], N["PAID"], W.R_SYSTEM, W.A_PAY,
-                imps=((K["payments"], ok), (K["notifications"], nt)), diff=D_PAY)  # fmt: skip
+        self.ev(
+            ok,
+            t[ok],
+            N["CREATED"],
+            N["PAID"],
+            W.R_SYSTEM,
+            W.A_PAY,
+            imps=((K["payments"], ok), (K["notifications"], nt)),
+            diff=D_PAY,
+        )
 
         # --- standard path: risk check, allocation, wave -------------------------------------
         a = ok[~self.express[ok]]
@@ -308,32 +440,71 @@ class Sim:
         nxt = t[a] + d
         r_oi = a[rr]
         rej = self.risk_reject[r_oi]
-        apr = self.rec("approvals", len(r_oi), oi=r_oi, type=0, approver=A.supervisor + (r_oi % 6),
-                       decision=np.where(rej, 1, 0), t=t[r_oi], decided=nxt[rr])  # fmt: skip
+        apr = self.rec(
+            "approvals",
+            len(r_oi),
+            oi=r_oi,
+            type=0,
+            approver=A.supervisor + (r_oi % 6),
+            decision=np.where(rej, 1, 0),
+            t=t[r_oi],
+            decided=nxt[rr],
+        )
         apr_of = np.full(n, -1, I64)
         apr_of[r_oi] = apr
         x = r_oi[rej]
-        self._cancel(x, nxt[rr][rej], N["PAID"], "RISK_REJECTED", A.supervisor + (x % 6), W.R_OPERATOR,
-                     K["approvals"], apr_of[x])  # fmt: skip
+        self._cancel(
+            x,
+            nxt[rr][rej],
+            N["PAID"],
+            "RISK_REJECTED",
+            A.supervisor + (x % 6),
+            W.R_OPERATOR,
+            K["approvals"],
+            apr_of[x],
+        )
         keep = ~self.risk_reject[a]
         a, nxt = a[keep], nxt[keep]
         t[a] = nxt
         has = apr_of[a] >= 0
         self.ev(a[~has], t[a[~has]], N["PAID"], N["RISK_CHECKED"], W.R_SYSTEM, W.A_RISK)
-        self.ev(a[has], t[a[has]], N["PAID"], N["RISK_CHECKED"], W.R_SYSTEM, W.A_RISK,
-                imps=((K["approvals"], apr_of[a[has]]),))  # fmt: skip
+        self.ev(
+            a[has],
+            t[a[has]],
+            N["PAID"],
+            N["RISK_CHECKED"],
+            W.R_SYSTEM,
+            W.A_RISK,
+            imps=((K["approvals"], apr_of[a[has]]),),
+        )
 
         # allocation / stock-out
         nxt = t[a] + self.ln(rng, 5 * MIN, 0.7, len(a))
         so = self.stockout[a]
         al = self.rec("inventory_allocations", len(a), oi=a, status=np.where(so, 1, 0), t=nxt)
         x = a[so]
-        self._cancel(x, nxt[so], N["RISK_CHECKED"], "OUT_OF_STOCK", W.A_WMS, W.R_SYSTEM,
-                     imps=((K["inventory_allocations"], al[so]),))  # fmt: skip
+        self._cancel(
+            x,
+            nxt[so],
+            N["RISK_CHECKED"],
+            "OUT_OF_STOCK",
+            W.A_WMS,
+            W.R_SYSTEM,
+            imps=((K["inventory_allocations"], al[so]),),
+        )
         a, nxt, al = a[~so], nxt[~so], al[~so]
         t[a] = nxt
-        self.ev(a, t[a], N["RISK_CHECKED"], N["ALLOCATED"], W.R_SYSTEM, W.A_WMS,
-                imps=((K["inventory_allocations"], al),), diff=D_ALLOC, dv=self.qty[a])  # fmt: skip
+        self.ev(
+            a,
+            t[a],
+            N["RISK_CHECKED"],
+            N["ALLOCATED"],
+            W.R_SYSTEM,
+            W.A_WMS,
+            imps=((K["inventory_allocations"], al),),
+            diff=D_ALLOC,
+            dv=self.qty[a],
+        )
 
         # wave release
         nxt = self.wt(t[a], (self.ln(rng, 0.6 * HOUR, 0.6, len(a)) * self.speed[a]).astype(I64))
@@ -350,10 +521,28 @@ class Sim:
         keep = self._cust_cancel(a, N["WAVE_RELEASED"], t[a], nxt, rng)
         a, nxt = a[keep], nxt[keep]
         picker = self._staff(W.OP_CREW, A.operator, self.zone[a], nxt, rng)
-        tk = self.rec("warehouse_tasks", len(a), oi=a, type=0, wave=wave_t[a] // (30 * MIN), wh=self.wh[a],
-                      zone=self.zone[a], op=picker, t=wave_t[a], end=nxt)  # fmt: skip
+        tk = self.rec(
+            "warehouse_tasks",
+            len(a),
+            oi=a,
+            type=0,
+            wave=wave_t[a] // (30 * MIN),
+            wh=self.wh[a],
+            zone=self.zone[a],
+            op=picker,
+            t=wave_t[a],
+            end=nxt,
+        )
         t[a] = nxt
-        self.ev(a, t[a], N["WAVE_RELEASED"], N["PICKING"], W.R_OPERATOR, picker, imps=((K["warehouse_tasks"], tk),))
+        self.ev(
+            a,
+            t[a],
+            N["WAVE_RELEASED"],
+            N["PICKING"],
+            W.R_OPERATOR,
+            picker,
+            imps=((K["warehouse_tasks"], tk),),
+        )
         self.wave_slot = np.full(n, -1, I64)
         self.wave_slot[a] = wave_t[a] // (30 * MIN)
         picking = [a]
@@ -371,18 +560,47 @@ class Sim:
                 break
             tc = self.wt(t[c], self.ln(lr, 0.4 * HOUR, 0.6, len(c)))
             op = self._staff(W.OP_CREW, A.operator, self.zone[c], t[c], lr)
-            self.rec("warehouse_tasks", len(c), oi=c, type=1, wave=-1, wh=self.wh[c], zone=self.zone[c], op=op,
-                     t=t[c], end=tc)  # fmt: skip
+            self.rec(
+                "warehouse_tasks",
+                len(c),
+                oi=c,
+                type=1,
+                wave=-1,
+                wh=self.wh[c],
+                zone=self.zone[c],
+                op=op,
+                t=t[c],
+                end=tc,
+            )
             al = self.rec("inventory_allocations", len(c), oi=c, status=2, t=tc)
             nt = self.notify(c, tc, T["out_of_stock"])
-            self.ev(c, tc, N["PICKING"], N["CANCELLED"], W.R_SYSTEM, W.A_WMS, RC["OUT_OF_STOCK"],
-                    imps=((K["inventory_allocations"], al), (K["notifications"], nt)), diff=D_CANCEL)  # fmt: skip
+            self.ev(
+                c,
+                tc,
+                N["PICKING"],
+                N["CANCELLED"],
+                W.R_SYSTEM,
+                W.A_WMS,
+                RC["OUT_OF_STOCK"],
+                imps=((K["inventory_allocations"], al), (K["notifications"], nt)),
+                diff=D_CANCEL,
+            )
             tr = tc + self.ln(lr, 1.5 * HOUR, 0.6, len(c))
             sup = A.supervisor + ((c + rnd) % 6)
             apr = self.rec("approvals", len(c), oi=c, type=1, approver=sup, decision=0, t=tc, decided=tr)
             self.loop_apr.append((c, apr))
-            self.ev(c, tr, N["CANCELLED"], N["PAID"], W.R_OPERATOR, sup, RC["ORDER_REINSTATED"],
-                    K["approvals"], apr, imps=((K["approvals"], apr),))  # fmt: skip
+            self.ev(
+                c,
+                tr,
+                N["CANCELLED"],
+                N["PAID"],
+                W.R_OPERATOR,
+                sup,
+                RC["ORDER_REINSTATED"],
+                K["approvals"],
+                apr,
+                imps=((K["approvals"], apr),),
+            )
             t[c] = tr + self.ln(lr, 10 * MIN, 0.6, len(c))
             self.ev(c, t[c], N["PAID"], N["PICKING"], W.R_SYSTEM, W.A_WMS, RC["EXPRESS_PICK"])
         picking.append(b)
@@ -394,8 +612,18 @@ class Sim:
         keep = self._cust_cancel(p, N["PICKING"], t[p], pick_end, qr)
         p, pick_end = p[keep], pick_end[keep]
         picker = self._staff(W.OP_CREW, A.operator, self.zone[p], t[p], qr)
-        self.rec("warehouse_tasks", len(p), oi=p, type=1, wave=self.wave_slot[p], wh=self.wh[p], zone=self.zone[p],
-                 op=picker, t=t[p], end=pick_end)  # fmt: skip
+        self.rec(
+            "warehouse_tasks",
+            len(p),
+            oi=p,
+            type=1,
+            wave=self.wave_slot[p],
+            wh=self.wh[p],
+            zone=self.zone[p],
+            op=picker,
+            t=t[p],
+            end=pick_end,
+        )
         p0, p1 = self.inc.period
         self.qc_incident_reports = []
         cur, cur_end, cur_picker = p, pick_end, picker
@@ -416,12 +644,29 @@ class Sim:
             fail = (qr.random(m) < pf) & (attempt < 4)
             res = np.where(fail, 1 + (qr.random(m) < 0.5), 0)
             defect = np.where(faulty & (qr.random(m) < 0.65), 4, (qr.random(m) * 4).astype(I64))
-            rep = self.rec("qc_reports", m, oi=cur, wh=self.wh[cur], zone=self.zone[cur], result=res,
-                           defect=np.where(fail, defect, -1), insp=insp, eq=eq, t=td,
-                           incident=faulty & fail)  # fmt: skip
+            rep = self.rec(
+                "qc_reports",
+                m,
+                oi=cur,
+                wh=self.wh[cur],
+                zone=self.zone[cur],
+                result=res,
+                defect=np.where(fail, defect, -1),
+                insp=insp,
+                eq=eq,
+                t=td,
+                incident=faulty & fail,
+            )
             ok_ = ~fail
-            self.ev(cur[ok_], td[ok_], N["QC_INSPECTING"], N["QC_PASSED"], W.R_OPERATOR, insp[ok_],
-                    imps=((K["qc_reports"], rep[ok_]),))  # fmt: skip
+            self.ev(
+                cur[ok_],
+                td[ok_],
+                N["QC_INSPECTING"],
+                N["QC_PASSED"],
+                W.R_OPERATOR,
+                insp[ok_],
+                imps=((K["qc_reports"], rep[ok_]),),
+            )
             t[cur[ok_]] = td[ok_]
             f_oi, f_t = cur[fail], td[fail]
             if len(f_oi) == 0:
@@ -429,11 +674,33 @@ class Sim:
             # re-pick: replacement stock has to be fetched, so it takes longer than a normal pick
             rp_end = self.wt(f_t, (self.ln(qr, 3 * HOUR, 0.6, len(f_oi)) * self.speed[f_oi]).astype(I64))
             rp_op = self._staff(W.OP_CREW, A.operator, self.zone[f_oi], f_t, qr)
-            tk = self.rec("warehouse_tasks", len(f_oi), oi=f_oi, type=1, wave=-1, wh=self.wh[f_oi],
-                          zone=self.zone[f_oi], op=rp_op, t=f_t, end=rp_end)  # fmt: skip
+            tk = self.rec(
+                "warehouse_tasks",
+                len(f_oi),
+                oi=f_oi,
+                type=1,
+                wave=-1,
+                wh=self.wh[f_oi],
+                zone=self.zone[f_oi],
+                op=rp_op,
+                t=f_t,
+                end=rp_end,
+            )
             self.qc_incident_reports.append((rep[fail], tk, faulty[fail], f_oi))
-            self.ev(f_oi, f_t, N["QC_INSPECTING"], N["PICKING"], W.R_OPERATOR, insp[fail], RC["QC_FAILED"],
-                    K["qc_reports"], rep[fail], imps=((K["warehouse_tasks"], tk),), diff=D_QC, dv=res[fail])  # fmt: skip
+            self.ev(
+                f_oi,
+                f_t,
+                N["QC_INSPECTING"],
+                N["PICKING"],
+                W.R_OPERATOR,
+                insp[fail],
+                RC["QC_FAILED"],
+                K["qc_reports"],
+                rep[fail],
+                imps=((K["warehouse_tasks"], tk),),
+                diff=D_QC,
+                dv=res[fail],
+            )
             cur, cur_end, cur_picker = f_oi, rp_end, rp_op
         q = p
 
@@ -441,17 +708,44 @@ class Sim:
         wr = self.rng("warehouse")
         nxt = self.wt(t[q], (self.ln(wr, 0.3 * HOUR, 0.6, len(q)) * self.speed[q]).astype(I64))
         op = self._staff(W.OP_CREW, A.operator, self.zone[q], nxt, wr)
-        tk = self.rec("warehouse_tasks", len(q), oi=q, type=2, wave=-1, wh=self.wh[q], zone=self.zone[q], op=op,
-                      t=t[q], end=nxt)  # fmt: skip
+        tk = self.rec(
+            "warehouse_tasks",
+            len(q),
+            oi=q,
+            type=2,
+            wave=-1,
+            wh=self.wh[q],
+            zone=self.zone[q],
+            op=op,
+            t=t[q],
+            end=nxt,
+        )
         sh = self.rec("shipments", len(q), oi=q, t=nxt)
         self.ship_rid[q] = sh
         t[q] = nxt
-        self.ev(q, t[q], N["QC_PASSED"], N["PACKED"], W.R_OPERATOR, op,
-                imps=((K["warehouse_tasks"], tk), (K["shipments"], sh)))  # fmt: skip
+        self.ev(
+            q,
+            t[q],
+            N["QC_PASSED"],
+            N["PACKED"],
+            W.R_OPERATOR,
+            op,
+            imps=((K["warehouse_tasks"], tk), (K["shipments"], sh)),
+        )
         nxt = self.wt(t[q], (self.ln(wr, 0.4 * HOUR, 0.6, len(q)) * self.speed[q]).astype(I64))
         op = self._staff(W.OP_CREW, A.operator, self.zone[q], nxt, wr)
-        tk = self.rec("warehouse_tasks", len(q), oi=q, type=3, wave=-1, wh=self.wh[q], zone=self.zone[q], op=op,
-                      t=t[q], end=nxt)  # fmt: skip
+        tk = self.rec(
+            "warehouse_tasks",
+            len(q),
+            oi=q,
+            type=3,
+            wave=-1,
+            wh=self.wh[q],
+            zone=self.zone[q],
+            op=op,
+            t=t[q],
+            end=nxt,
+        )
         t[q] = nxt
         self.ev(q, t[q], N["PACKED"], N["SORTED"], W.R_OPERATOR, op, imps=((K["warehouse_tasks"], tk),))
         nxt = self.wt(t[q], (self.ln(wr, 1.0 * HOUR, 0.5, len(q)) * self.speed[q]).astype(I64))
@@ -466,12 +760,28 @@ class Sim:
         t[q] = t[q] + self.ln(cr, 1.5 * HOUR, 0.5, len(q))
         sc = self.scan(q, t[q], -1, 0)
         nt = self.notify(q, t[q], T["shipped"])
-        self.ev(q, t[q], N["LOADED"], N["HANDED_OVER"], W.R_CARRIER, carrier_actor[q],
-                imps=((K["logistics_tracks"], sc), (K["notifications"], nt)), diff=D_WAYBILL, dv=self.ship_rid[q])  # fmt: skip
+        self.ev(
+            q,
+            t[q],
+            N["LOADED"],
+            N["HANDED_OVER"],
+            W.R_CARRIER,
+            carrier_actor[q],
+            imps=((K["logistics_tracks"], sc), (K["notifications"], nt)),
+            diff=D_WAYBILL,
+            dv=self.ship_rid[q],
+        )
         t[q] = t[q] + self.ln(cr, 5 * HOUR, 0.5, len(q))
         sc = self.scan(q, t[q], self.origin_hub[q], 1)
-        self.ev(q, t[q], N["HANDED_OVER"], N["DEPARTED_ORIGIN_HUB"], W.R_CARRIER, carrier_actor[q],
-                imps=((K["logistics_tracks"], sc),))  # fmt: skip
+        self.ev(
+            q,
+            t[q],
+            N["HANDED_OVER"],
+            N["DEPARTED_ORIGIN_HUB"],
+            W.R_CARRIER,
+            carrier_actor[q],
+            imps=((K["logistics_tracks"], sc),),
+        )
 
         xb = q[self.cross[q]]
         dom = q[~self.cross[q]]
@@ -488,13 +798,26 @@ class Sim:
         decl = self.rec("customs_declarations", len(xb), oi=xb, broker=self.broker[xb], t=td)
         t[xb] = td
         brk_actor = A.broker + self.broker[xb]
-        self.ev(xb, td, N["DEPARTED_ORIGIN_HUB"], N["CUSTOMS_DECLARED"], W.R_BROKER, brk_actor,
-                evk=K["customs_declarations"], evr=decl, imps=((K["customs_declarations"], decl),))  # fmt: skip
+        self.ev(
+            xb,
+            td,
+            N["DEPARTED_ORIGIN_HUB"],
+            N["CUSTOMS_DECLARED"],
+            W.R_BROKER,
+            brk_actor,
+            evk=K["customs_declarations"],
+            evr=decl,
+            imps=((K["customs_declarations"], decl),),
+        )
         clear = td + self.ln(cu, 6 * HOUR, 0.7, len(xb))
         bg_hold = cu.random(len(xb)) < 0.04
         extra = np.where(bg_hold, self.ln(cu, 12 * HOUR, 0.5, len(xb)), 0)
         w0, w1 = self.inc.broker_window
-        stall = (self.broker[xb] == self.inc.broker) & (td >= w0) & (td < w1) if self.inc.customs else np.zeros(len(xb), bool)
+        stall = (
+            (self.broker[xb] == self.inc.broker) & (td >= w0) & (td < w1)
+            if self.inc.customs
+            else np.zeros(len(xb), bool)
+        )
         extra = np.where(stall, (cu.uniform(20, 40, len(xb)) * HOUR).astype(I64), extra)
         held = bg_hold | stall
         clear = clear + extra
@@ -503,8 +826,19 @@ class Sim:
         h = xb[held]
         th = td[held] + np.minimum(self.ln(cu, 2 * HOUR, 0.5, len(h)), (clear[held] - td[held]) // 2)
         nt = self.notify(h, th, T["customs_hold"])
-        self.ev(h, th, N["CUSTOMS_DECLARED"], N["CUSTOMS_DECLARED"], W.R_BROKER, brk_actor[held], RC["CUSTOMS_HOLD"],
-                K["customs_declarations"], decl[held], imps=((K["notifications"], nt),), diff=D_CUSTOMS)  # fmt: skip
+        self.ev(
+            h,
+            th,
+            N["CUSTOMS_DECLARED"],
+            N["CUSTOMS_DECLARED"],
+            W.R_BROKER,
+            brk_actor[held],
+            RC["CUSTOMS_HOLD"],
+            K["customs_declarations"],
+            decl[held],
+            imps=((K["notifications"], nt),),
+            diff=D_CUSTOMS,
+        )
         self.held[h] = True
         self.hold_t = np.full(n, -1, I64)
         self.hold_t[h] = th
@@ -512,23 +846,48 @@ class Sim:
         hold_t[held] = th
         if len(xb):
             self.recs["customs_declarations"][-1].update(clear=clear, hold_t=hold_t, stall=stall)
-        self.ev(xb, clear, N["CUSTOMS_DECLARED"], N["CUSTOMS_CLEARED"], W.R_BROKER, brk_actor,
-                np.where(held, RC["CUSTOMS_HOLD"], -1), K["customs_declarations"], decl)  # fmt: skip
+        self.ev(
+            xb,
+            clear,
+            N["CUSTOMS_DECLARED"],
+            N["CUSTOMS_CLEARED"],
+            W.R_BROKER,
+            brk_actor,
+            np.where(held, RC["CUSTOMS_HOLD"], -1),
+            K["customs_declarations"],
+            decl,
+        )
         t[xb] = clear + self.ln(cu, 18 * HOUR, 0.4, len(xb))
         self.scan(xb, clear + HOUR, self.dest_hub[xb], 7)
         sc = self.scan(xb, t[xb], self.dest_hub[xb], 3)
-        self.ev(xb, t[xb], N["CUSTOMS_CLEARED"], N["ARRIVED_DEST_HUB"], W.R_CARRIER, carrier_actor[xb],
-                imps=((K["logistics_tracks"], sc),))  # fmt: skip
+        self.ev(
+            xb,
+            t[xb],
+            N["CUSTOMS_CLEARED"],
+            N["ARRIVED_DEST_HUB"],
+            W.R_CARRIER,
+            carrier_actor[xb],
+            imps=((K["logistics_tracks"], sc),),
+        )
         # domestic linehaul
         same = W.WH_REGION[self.wh[dom]] == W.WH_REGION[self.dest_wh[dom]]
         dep = t[dom]
-        t[dom] = dep + (np.exp(0.4 * cr.standard_normal(len(dom))) * np.where(same, 7 * HOUR, 16 * HOUR)).astype(I64)
+        t[dom] = dep + (
+            np.exp(0.4 * cr.standard_normal(len(dom))) * np.where(same, 7 * HOUR, 16 * HOUR)
+        ).astype(I64)
         self._amend(dom, N["DEPARTED_ORIGIN_HUB"], dep, t[dom], cr)
         far = dom[~same]
         self.scan(far, dep[~same] + (t[far] - dep[~same]) // 2, -1, 2)
         sc = self.scan(dom, t[dom], self.dest_hub[dom], 3)
-        self.ev(dom, t[dom], N["DEPARTED_ORIGIN_HUB"], N["ARRIVED_DEST_HUB"], W.R_CARRIER, carrier_actor[dom],
-                imps=((K["logistics_tracks"], sc),))  # fmt: skip
+        self.ev(
+            dom,
+            t[dom],
+            N["DEPARTED_ORIGIN_HUB"],
+            N["ARRIVED_DEST_HUB"],
+            W.R_CARRIER,
+            carrier_actor[dom],
+            imps=((K["logistics_tracks"], sc),),
+        )
 
         # --- last mile: delivery rounds at 08:30 and 13:30 local, failed attempts -----------
         dr = self.rng("delivery")
@@ -541,33 +900,60 @@ class Sim:
             loc = (ta + W.LOCAL) % DAY
             day0 = ta - loc
             ready = loc + HOUR
-            rnd = np.where(ready <= 8.5 * HOUR, day0 + int(8.5 * HOUR),
-                           np.where(ready <= 13.5 * HOUR, day0 + int(13.5 * HOUR), day0 + DAY + int(8.5 * HOUR)))  # fmt: skip
+            rnd = np.where(
+                ready <= 8.5 * HOUR,
+                day0 + int(8.5 * HOUR),
+                np.where(ready <= 13.5 * HOUR, day0 + int(13.5 * HOUR), day0 + DAY + int(8.5 * HOUR)),
+            )
             tofd = rnd + self.ln(dr, 20 * MIN, 0.5, m)
             if attempt == 0:
                 self._amend(cur, N["ARRIVED_DEST_HUB"], ta, tofd, dr)
             sc = self.scan(cur, tofd, self.dest_hub[cur], 4)
             nt = self.notify(cur, tofd, T["out_for_delivery"])
-            self.ev(cur, tofd, N["ARRIVED_DEST_HUB"], N["OUT_FOR_DELIVERY"], W.R_CARRIER, carrier_actor[cur],
-                    imps=((K["logistics_tracks"], sc), (K["notifications"], nt)))  # fmt: skip
+            self.ev(
+                cur,
+                tofd,
+                N["ARRIVED_DEST_HUB"],
+                N["OUT_FOR_DELIVERY"],
+                W.R_CARRIER,
+                carrier_actor[cur],
+                imps=((K["logistics_tracks"], sc), (K["notifications"], nt)),
+            )
             tdl = tofd + np.minimum(self.ln(dr, 2.5 * HOUR, 0.5, m), 9 * HOUR)
             fail = ((attempt == 0) & self.fail_deliv[cur]) | ((attempt == 1) & self.fail_twice[cur])
             ok_ = ~fail
             d_oi, d_t = cur[ok_], tdl[ok_]
             sc = self.scan(d_oi, d_t, -1, 5)
             nt = self.notify(d_oi, d_t, T["delivered"])
-            self.ev(d_oi, d_t, N["OUT_FOR_DELIVERY"], N["DELIVERED"], W.R_CARRIER, carrier_actor[d_oi],
-                    imps=((K["logistics_tracks"], sc), (K["notifications"], nt)))  # fmt: skip
+            self.ev(
+                d_oi,
+                d_t,
+                N["OUT_FOR_DELIVERY"],
+                N["DELIVERED"],
+                W.R_CARRIER,
+                carrier_actor[d_oi],
+                imps=((K["logistics_tracks"], sc), (K["notifications"], nt)),
+            )
             self.delivered_t[d_oi] = d_t
             self.last_t[d_oi] = d_t
             f_oi, f_t = cur[fail], tdl[fail]
             addr = dr.random(len(f_oi)) < 0.2
             sc = self.scan(f_oi, f_t, -1, 6)
             nt = self.notify(f_oi, f_t, T["delivery_failed"])
-            self.ev(f_oi, f_t, N["OUT_FOR_DELIVERY"], N["ARRIVED_DEST_HUB"], W.R_CARRIER, carrier_actor[f_oi],
-                    np.where(addr, RC["ADDRESS_CHANGED"], RC["DELIVERY_FAILED"]), K["logistics_tracks"], sc,
-                    imps=((K["notifications"], nt),), diff=np.where(addr, D_ADDR, D_ATTEMPT),
-                    dv=np.where(addr, f_oi, attempt + 1))  # fmt: skip
+            self.ev(
+                f_oi,
+                f_t,
+                N["OUT_FOR_DELIVERY"],
+                N["ARRIVED_DEST_HUB"],
+                W.R_CARRIER,
+                carrier_actor[f_oi],
+                np.where(addr, RC["ADDRESS_CHANGED"], RC["DELIVERY_FAILED"]),
+                K["logistics_tracks"],
+                sc,
+                imps=((K["notifications"], nt),),
+                diff=np.where(addr, D_ADDR, D_ATTEMPT),
+                dv=np.where(addr, f_oi, attempt + 1),
+            )
             self.failed_t[f_oi] = f_t
             t[f_oi] = f_t + self.ln(dr, 40 * MIN, 0.5, len(f_oi))
             cur = f_oi
@@ -581,15 +967,39 @@ class Sim:
         t3 = t2 + self.ln(rr_, 20 * HOUR, 0.5, len(r))
         rma = self.rec("returns", len(r), oi=r, reason=reason, t=t1, received=t2, refunded=t3)
         self.return_t[r] = t1
-        self.ev(r, t1, N["DELIVERED"], N["RETURN_REQUESTED"], W.R_USER, self.cust_actor[r],
-                RC["DAMAGED"] + reason, imps=((K["returns"], rma),))  # fmt: skip
-        self.ev(r, t2, N["RETURN_REQUESTED"], N["RETURN_RECEIVED"], W.R_SYSTEM, W.A_RMA, imps=((K["returns"], rma),))
+        self.ev(
+            r,
+            t1,
+            N["DELIVERED"],
+            N["RETURN_REQUESTED"],
+            W.R_USER,
+            self.cust_actor[r],
+            RC["DAMAGED"] + reason,
+            imps=((K["returns"], rma),),
+        )
+        self.ev(
+            r,
+            t2,
+            N["RETURN_REQUESTED"],
+            N["RETURN_RECEIVED"],
+            W.R_SYSTEM,
+            W.A_RMA,
+            imps=((K["returns"], rma),),
+        )
         sup = A.supervisor + (r % 6)
         apr = self.rec("approvals", len(r), oi=r, type=2, approver=sup, decision=0, t=t2, decided=t3)
         nt = self.notify(r, t3, T["refund_issued"])
-        self.ev(r, t3, N["RETURN_RECEIVED"], N["REFUNDED"], W.R_SYSTEM, W.A_PAY,
-                imps=((K["approvals"], apr), (K["payments"], r), (K["notifications"], nt)), diff=D_REFUND,
-                dv=np.rint(self.amount[r] * 100).astype(I64))  # fmt: skip
+        self.ev(
+            r,
+            t3,
+            N["RETURN_RECEIVED"],
+            N["REFUNDED"],
+            W.R_SYSTEM,
+            W.A_PAY,
+            imps=((K["approvals"], apr), (K["payments"], r), (K["notifications"], nt)),
+            diff=D_REFUND,
+            dv=np.rint(self.amount[r] * 100).astype(I64),
+        )
         self.refund_t[r] = t3
         self.last_t[r] = t3
 
@@ -602,4 +1012,6 @@ class Sim:
         self.late = late
 
     def scan(self, oi, at, hub, scan_type) -> np.ndarray:
-        return self.rec("logistics_tracks", len(oi), oi=oi, ship=self.ship_rid[oi], t=at, hub=hub, type=scan_type)
+        return self.rec(
+            "logistics_tracks", len(oi), oi=oi, ship=self.ship_rid[oi], t=at, hub=hub, type=scan_type
+        )

@@ -7,7 +7,7 @@ entity ids appear in every generated data set (an analyst learns them once).
 from __future__ import annotations
 
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -21,17 +21,29 @@ DAY = 24 * HOUR
 WEEK = 7 * DAY
 LOCAL = 8 * HOUR  # warehouses, hubs, service centre and brokers work on local time UTC+08:00
 
-DEFAULT_START = datetime(2026, 10, 26, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2026, 10, 26, tzinfo=UTC)
 
 NODE = {n: i for i, n in enumerate(LIFECYCLE_NODES)}
 ROLES = ("user", "system", "operator", "carrier", "broker")
 R_USER, R_SYSTEM, R_OPERATOR, R_CARRIER, R_BROKER = range(5)
 
 REASONS = (
-    "OUT_OF_STOCK", "QC_FAILED", "ADDRESS_CHANGED", "CUSTOMS_HOLD", "CUSTOMER_CANCELLED",
-    "PAYMENT_TIMEOUT", "RISK_REJECTED", "EXPRESS_PICK", "ORDER_REINSTATED", "DELIVERY_FAILED",
-    "DAMAGED", "WRONG_ITEM", "NOT_AS_DESCRIBED", "CHANGED_MIND", "MANUAL_OVERRIDE",
-)  # fmt: skip
+    "OUT_OF_STOCK",
+    "QC_FAILED",
+    "ADDRESS_CHANGED",
+    "CUSTOMS_HOLD",
+    "CUSTOMER_CANCELLED",
+    "PAYMENT_TIMEOUT",
+    "RISK_REJECTED",
+    "EXPRESS_PICK",
+    "ORDER_REINSTATED",
+    "DELIVERY_FAILED",
+    "DAMAGED",
+    "WRONG_ITEM",
+    "NOT_AS_DESCRIBED",
+    "CHANGED_MIND",
+    "MANUAL_OVERRIDE",
+)
 RC = {r: i for i, r in enumerate(REASONS)}
 
 # -- geography --------------------------------------------------------------------------------
@@ -81,9 +93,9 @@ HUBS = tuple(f"HUB-{c}-{w}" for c in CARRIERS for w in WH_CODES) + tuple(
     f"HUB-{c}-{k}" for c in CARRIERS[3:] for k in COUNTRIES
 )
 HUB_CARRIER = np.concatenate([np.repeat(np.arange(5), N_WH), np.repeat([3, 4], len(COUNTRIES))])
-HUB_LOCATION = tuple(f"{REGIONS[WH_REGION[i]]} sort centre {w}" for c in CARRIERS for i, w in enumerate(WH_CODES)) + tuple(
-    f"{k} gateway" for c in CARRIERS[3:] for k in COUNTRIES
-)
+HUB_LOCATION = tuple(
+    f"{REGIONS[WH_REGION[i]]} sort centre {w}" for c in CARRIERS for i, w in enumerate(WH_CODES)
+) + tuple(f"{k} gateway" for c in CARRIERS[3:] for k in COUNTRIES)
 
 
 def dom_hub(carrier: np.ndarray, wh: np.ndarray) -> np.ndarray:

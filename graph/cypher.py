@@ -147,10 +147,7 @@ def keys_present(kind: SourceKind) -> str:
 def records_by_key(kind: SourceKind) -> str:
     """Every column of the kind's records whose key is in $keys (point lookups)."""
     label = q(kind.label)  # type: ignore[arg-type]
-    return (
-        f"UNWIND $keys AS k MATCH (x:{label} {{{q(kind.key)}: k}}) "
-        f"RETURN {projection('x', kind.columns)}"
-    )
+    return f"UNWIND $keys AS k MATCH (x:{label} {{{q(kind.key)}: k}}) RETURN {projection('x', kind.columns)}"
 
 
 def all_keys(label: str, key: str) -> str:
@@ -184,7 +181,7 @@ def key_of(label: str) -> str:
 
 
 # --- shaping read results: the same for every adapter ---------------------------------------
-_MIN_TIME = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+_MIN_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
 Convert = Callable[[Any], Any]  # an adapter's driver value -> plain Python value
 
 

@@ -224,11 +224,7 @@ class LadybugGraph:
             self._copy(kind.label, frame)
             # Entities named by the batch that are not stored yet.
             for label, columns in self._entity_columns(kind).items():
-                ids = (
-                    pl.concat([frame.get_column(c).alias("id") for c in columns])
-                    .drop_nulls()
-                    .unique()
-                )
+                ids = pl.concat([frame.get_column(c).alias("id") for c in columns]).drop_nulls().unique()
                 if ids.len():
                     new = ids.filter(~ids.is_in(self._ids(label, cy.ENTITY_KEY).implode()))
                     self._copy(label, new.to_frame("id"))
@@ -246,9 +242,7 @@ class LadybugGraph:
                 )
             for er in kind.entity_relations:
                 pairs = (
-                    frame.select(
-                        pl.col(er.from_column).alias("src"), pl.col(er.to_column).alias("dst")
-                    )
+                    frame.select(pl.col(er.from_column).alias("src"), pl.col(er.to_column).alias("dst"))
                     .drop_nulls()
                     .unique()
                 )
@@ -314,10 +308,14 @@ class LadybugGraph:
         if cy.DIRECT_PROPERTIES_AGREE:  # one round trip
             return cy.records_by_kind(self._rows(_ORDER_RECORDS, params), _py)
         # a property name with two types: one query per kind
-        return cy.sort_by_kind({
-            kind.name: [cy.record(kind, row, _py) for row in self._rows(cy.order_records_of(kind), params)]
-            for kind in cy.DIRECT_KINDS
-        })
+        return cy.sort_by_kind(
+            {
+                kind.name: [
+                    cy.record(kind, row, _py) for row in self._rows(cy.order_records_of(kind), params)
+                ]
+                for kind in cy.DIRECT_KINDS
+            }
+        )
 
     def calibrations_for_order(self, order_id: str) -> list[dict[str, Any]]:
         rows = self._rows(cy.CALIBRATIONS_FOR_ORDER, {"order_id": order_id})

@@ -94,9 +94,10 @@ def _py(value: Any) -> Any:
         return value.to_native()
     if isinstance(value, neo4j.time.Duration):
         return dt.timedelta(
-            days=value.months * 30 + value.days, seconds=value.seconds,
+            days=value.months * 30 + value.days,
+            seconds=value.seconds,
             microseconds=value.nanoseconds // 1000,
-        )  # fmt: skip
+        )
     if isinstance(value, neo4j.graph.Node | neo4j.graph.Relationship):
         return {k: _py(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -144,10 +145,7 @@ class _RecordWrite:
                 secs = us.floordiv(1_000_000)
                 nanos = (us - secs * 1_000_000) * 1000
                 wire += [secs.alias(f"{c.name}__s"), nanos.alias(f"{c.name}__ns")]
-                value = (
-                    f"CASE WHEN r[{i}] IS NULL THEN null "
-                    f"ELSE datetime.fromepoch(r[{i}], r[{i + 1}]) END"
-                )
+                value = f"CASE WHEN r[{i}] IS NULL THEN null ELSE datetime.fromepoch(r[{i}], r[{i + 1}]) END"
             else:
                 wire.append(pl.col(c.name))
                 value = f"r[{i}]"
@@ -185,9 +183,7 @@ class _RecordWrite:
         if text is None:
             ends = [end for end, present in zip(self.ends, mask, strict=True) if present]
             creates = ", ".join([self._create[len("CREATE ") :], *(c for _, _, c in ends)])
-            text = " ".join(
-                ["UNWIND $rows AS r", *(m for _, m, _ in ends), f"CREATE {creates}"]
-            )
+            text = " ".join(["UNWIND $rows AS r", *(m for _, m, _ in ends), f"CREATE {creates}"])
             self._queries[mask] = text
         return text
 
@@ -360,8 +356,11 @@ class Neo4jGraph:
                 with self._session() as s:
                     s.run(cypher, params or {}).consume()
                 return
-            except (neo4j.exceptions.TransientError, neo4j.exceptions.ServiceUnavailable,
-                    neo4j.exceptions.SessionExpired):  # fmt: skip
+            except (
+                neo4j.exceptions.TransientError,
+                neo4j.exceptions.ServiceUnavailable,
+                neo4j.exceptions.SessionExpired,
+            ):
                 if attempt == tries - 1:
                     raise
                 time.sleep(0.2 * 2**attempt)
@@ -499,4 +498,3 @@ class Neo4jGraph:
         self._auto(_RESET_RELS, {"n": 50_000})
         self._auto(_RESET_NODES, {"n": 50_000})
         self._schema()
-

@@ -49,9 +49,7 @@ def _canonical(text: str | None) -> str | None:
 
 def _join_keys(kind: SourceKind, frame: pl.DataFrame) -> pl.DataFrame:
     types = {c.name: c.type for c in kind.columns}
-    return frame.with_columns(
-        _comparable(types[k], pl.col(k)).alias(k) for k in kind.identity
-    )
+    return frame.with_columns(_comparable(types[k], pl.col(k)).alias(k) for k in kind.identity)
 
 
 def differences(
@@ -62,12 +60,12 @@ def differences(
     conflicts with (e.g. "the stored record", "row 12 of this file")."""
     ids = list(kind.identity)
     others = [c for c in kind.columns if c.name not in kind.identity]
-    old = _join_keys(kind, known).select(
-        *ids, *(pl.col(c.name).alias(c.name + _OLD) for c in others), reference.alias(_REF)
-    ).unique(subset=ids, keep="first", maintain_order=True)
-    joined = _join_keys(kind, new.select(ROW, *(c.name for c in kind.columns))).join(
-        old, on=ids, how="inner"
+    old = (
+        _join_keys(kind, known)
+        .select(*ids, *(pl.col(c.name).alias(c.name + _OLD) for c in others), reference.alias(_REF))
+        .unique(subset=ids, keep="first", maintain_order=True)
     )
+    joined = _join_keys(kind, new.select(ROW, *(c.name for c in kind.columns))).join(old, on=ids, how="inner")
     if joined.is_empty():
         return joined.select(ROW), pl.DataFrame(schema={ROW: pl.Int64, "reason": pl.String})
     changed: list[pl.Expr] = []
@@ -119,7 +117,5 @@ def split_repeats(kind: SourceKind, good: pl.DataFrame) -> tuple[pl.DataFrame, i
     if bool(first.all()):
         return good, 0, pl.DataFrame(schema={ROW: pl.Int64, "reason": pl.String})
     kept, repeats = good.filter(first), good.filter(~first)
-    dups, conflicts = differences(
-        kind, repeats, kept, pl.format("row {} of this file", pl.col(ROW))
-    )
+    dups, conflicts = differences(kind, repeats, kept, pl.format("row {} of this file", pl.col(ROW)))
     return kept, dups.height, conflicts

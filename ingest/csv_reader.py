@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+
 from orderscope.ingest.textfiles import (
     MAX_RECORD_BYTES,
     ROW,
@@ -101,7 +102,7 @@ def fast_frames(path: Path, header: Header, chunk_rows: int) -> Iterator[pl.Data
     columns = [f"c{i}" for i in range(len(header.names))]
     params = {"path": str(path), "skip": header.skip, "columns": dict.fromkeys(columns, "VARCHAR")}
     sql = f"SELECT row_number() OVER () AS {ROW}, * FROM {_SQL}"
-    rename = dict(zip(columns, header.names))
+    rename = dict(zip(columns, header.names, strict=False))
     for rows in stream(sql, params, chunk_rows):
         yield rows.rename(rename).with_columns(pl.col(ROW).cast(pl.Int64))
 

@@ -34,8 +34,8 @@ from orderscope.ingest.readers import (
 )
 from orderscope.ingest.validate import TimeWindow, reject, validate
 from orderscope.lifecycle import Catalog, load_catalog
-from orderscope.sources import ORDER_EVENTS, ORDERS, SHIPMENTS, SOURCE_KINDS, SourceKind
 from orderscope.ports import Stores
+from orderscope.sources import ORDER_EVENTS, ORDERS, SHIPMENTS, SOURCE_KINDS, SourceKind
 
 Progress = Callable[[str, int], None]  # (what is happening, files finished by this step: 0 or 1)
 
@@ -75,9 +75,7 @@ class IngestReport:
         try:
             yield
         finally:
-            self.store_seconds[store] = self.store_seconds.get(store, 0.0) + (
-                time.perf_counter() - start
-            )
+            self.store_seconds[store] = self.store_seconds.get(store, 0.0) + (time.perf_counter() - start)
 
     @property
     def totals(self) -> KindCounts:
@@ -131,8 +129,7 @@ def ingest_folder(
         unknown_files=[p.name for p in unknown],
     )
     for source in files:
-        counts = _ingest_file(source, stores, catalog, window, report, reprocess, progress,
-                              batch_rows)  # fmt: skip
+        counts = _ingest_file(source, stores, catalog, window, report, reprocess, progress, batch_rows)
         report.kinds[source.kind.name].add(counts)
         if progress:
             progress(f"{source.path.name} · {counts.rows_read:,} rows", 1)
@@ -192,10 +189,14 @@ def _ingest_file(
     counts.files = 1
     stores.series.ledger_finish(
         batch_id,
-        {"rows_read": counts.rows_read, "accepted": counts.accepted,
-         "rejected": counts.rejected, "duplicate": counts.duplicate,
-         "conflict": counts.conflict},
-    )  # fmt: skip
+        {
+            "rows_read": counts.rows_read,
+            "accepted": counts.accepted,
+            "rejected": counts.rejected,
+            "duplicate": counts.duplicate,
+            "conflict": counts.conflict,
+        },
+    )
     crashpoints.reached("file-done")
     return counts
 
@@ -244,10 +245,15 @@ def _ingest_chunk(
             batch_id, kind.name, source.path.name, quarantined.rename({ROW: "row_number"})
         )
         report.rejections.extend(
-            {"kind": kind.name, "file": source.path.name, "row": r[ROW], "reason": r["reason"],
-             "outcome": r["outcome"]}
+            {
+                "kind": kind.name,
+                "file": source.path.name,
+                "row": r[ROW],
+                "reason": r["reason"],
+                "outcome": r["outcome"],
+            }
             for r in quarantined.head(max(0, 50 - len(report.rejections))).iter_rows(named=True)
-        )  # fmt: skip
+        )
     crashpoints.reached("quarantined")
     return KindCounts(
         rows_read=chunk.rows_read,
@@ -283,9 +289,11 @@ def _split_known(
 
 def _cut(value: pl.Expr, limit: int = 200) -> pl.Expr:
     """A value quoted in a reason, cut (the raw row keeps it whole)."""
-    return pl.when(value.str.len_chars() > limit).then(
-        pl.concat_str(value.str.slice(0, limit), pl.lit("…"))
-    ).otherwise(value)
+    return (
+        pl.when(value.str.len_chars() > limit)
+        .then(pl.concat_str(value.str.slice(0, limit), pl.lit("…")))
+        .otherwise(value)
+    )
 
 
 def _check_references(
@@ -296,8 +304,9 @@ def _check_references(
         return reject(
             good,
             ~pl.col("order_id").is_in(known.implode()),
-            pl.format("unknown order '{}' (not in orders; ingest the order master first)",
-                      _cut(pl.col("order_id"))),
+            pl.format(
+                "unknown order '{}' (not in orders; ingest the order master first)", _cut(pl.col("order_id"))
+            ),
         )
     if kind.name == "logistics_tracks":
         known = stores.graph.known_keys(SHIPMENTS, good.get_column("waybill").unique())

@@ -29,6 +29,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from orderscope.ingest import csv_reader
 from orderscope.ingest.textfiles import (
     BLANK,
@@ -50,9 +51,18 @@ from orderscope.ingest.textfiles import (
 from orderscope.sources import SOURCE_KINDS, SourceKind
 
 __all__ = [
-    "CHUNK_ROWS", "EXTENSIONS", "MAX_RECORD_BYTES", "RAW", "ROW", "ReadResult", "SourceFile",
-    "UnreadableFile", "discover", "read", "read_chunks",
-]  # fmt: skip
+    "CHUNK_ROWS",
+    "EXTENSIONS",
+    "MAX_RECORD_BYTES",
+    "RAW",
+    "ROW",
+    "ReadResult",
+    "SourceFile",
+    "UnreadableFile",
+    "discover",
+    "read",
+    "read_chunks",
+]
 
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 CHUNK_ROWS = 1_000_000  # rows per batch: bounds memory whatever the file's size
@@ -96,9 +106,7 @@ class ReadResult:
             raw = pl.col(RAW)
         else:
             fields = [c for c in self.rows.columns if c not in (ROW, RAW)]
-            raw = pl.struct(
-                [_as_text(c, picked.schema[c]) for c in fields]
-            ).struct.json_encode()
+            raw = pl.struct([_as_text(c, picked.schema[c]) for c in fields]).struct.json_encode()
         return picked.select(ROW, "reason", clip_expr(raw).alias("raw"))
 
 
@@ -132,9 +140,7 @@ def discover(folder: Path) -> tuple[list[SourceFile], list[Path]]:
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         fmt = EXTENSIONS.get(path.suffix.lower())
         stem = path.name[: -len(path.suffix)]
-        kind = next(
-            (k for k in by_name if fmt and re.fullmatch(rf"{k.name}([-_.].*)?", stem)), None
-        )
+        kind = next((k for k in by_name if fmt and re.fullmatch(rf"{k.name}([-_.].*)?", stem)), None)
         if kind is None:
             unknown.append(path)
         else:
@@ -145,9 +151,7 @@ def discover(folder: Path) -> tuple[list[SourceFile], list[Path]]:
 
 
 def _rejects(rows: list[tuple[int, str, str]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        rows, schema={ROW: pl.Int64, "reason": pl.String, "raw": pl.String}, orient="row"
-    )
+    return pl.DataFrame(rows, schema={ROW: pl.Int64, "reason": pl.String, "raw": pl.String}, orient="row")
 
 
 def read(source: SourceFile) -> ReadResult:
@@ -180,8 +184,14 @@ def read_chunks(source: SourceFile, chunk_rows: int | None = None) -> Iterator[R
         raise
     except OSError as e:
         raise UnreadableFile(source.path, f"cannot be read ({e.strerror or short(e)})") from None
-    except (duckdb.Error, pa.ArrowException, pl.exceptions.PolarsError, csv.Error,
-            UnicodeError, ValueError) as e:  # fmt: skip
+    except (
+        duckdb.Error,
+        pa.ArrowException,
+        pl.exceptions.PolarsError,
+        csv.Error,
+        UnicodeError,
+        ValueError,
+    ) as e:
         raise UnreadableFile(
             source.path, f"cannot be read ({type(e).__name__}: {short(e)}); check the file"
         ) from None
@@ -221,9 +231,9 @@ def _parquet_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]
         except (pa.ArrowException, OSError, ValueError) as e:
             done = f" (the {offset - 1:,} rows before it were read)" if offset > 1 else ""
             raise UnreadableFile(
-                source.path, f"corrupt Parquet data after row {offset - 1:,} ({short(e)}); "
-                f"export it again{done}",
-            ) from None  # fmt: skip
+                source.path,
+                f"corrupt Parquet data after row {offset - 1:,} ({short(e)}); export it again{done}",
+            ) from None
         if batch is None:
             break
         numbers = pl.int_range(offset, offset + batch.num_rows, dtype=pl.Int64, eager=True)
@@ -256,15 +266,20 @@ def _open_parquet(path: Path) -> pq.ParquetFile:
     try:
         pf = pq.ParquetFile(path)
         meta = pf.metadata
-        chunks = [(g, meta.row_group(g).column(c)) for g in range(meta.num_row_groups)
-                  for c in range(meta.row_group(g).num_columns)]  # fmt: skip
+        chunks = [
+            (g, meta.row_group(g).column(c))
+            for g in range(meta.num_row_groups)
+            for c in range(meta.row_group(g).num_columns)
+        ]
     except (pa.ArrowException, OSError, ValueError) as e:
         raise UnreadableFile(path, f"corrupt Parquet footer ({short(e)}); export it again") from None
     for g, col in chunks:
         offsets = [o for o in (col.dictionary_page_offset, col.data_page_offset) if o]
         if offsets and min(offsets) + col.total_compressed_size > size:
-            raise UnreadableFile(path, f"truncated Parquet file (row group {g + 1} lies past "
-                                 "the end of the file); export it again")  # fmt: skip
+            raise UnreadableFile(
+                path,
+                f"truncated Parquet file (row group {g + 1} lies past the end of the file); export it again",
+            )
     return pf
 
 
@@ -278,16 +293,18 @@ def _oversize(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     reason = (
         pl.when(size > MAX_RECORD_BYTES)
         .then(pl.format(f"record of {{}} bytes, over the {MAX_RECORD_BYTES:,}-byte limit", size))
-        .when(nul).then(pl.lit("a value holds a NUL character"))
-    )  # fmt: skip
+        .when(nul)
+        .then(pl.lit("a value holds a NUL character"))
+    )
     marked = frame.with_columns(reason.alias("_reason"))
     bad = marked.filter(pl.col("_reason").is_not_null())
     if not bad.height:
         return frame, _rejects([])
     fields = [_as_text(c, frame.schema[c]) for c in frame.columns if c != ROW]
     raw = pl.struct(fields).struct.json_encode()
-    rejects = bad.select(ROW, pl.format("malformed row: {}", "_reason").alias("reason"),
-                         clip_expr(raw).alias("raw"))  # fmt: skip
+    rejects = bad.select(
+        ROW, pl.format("malformed row: {}", "_reason").alias("reason"), clip_expr(raw).alias("raw")
+    )
     return marked.filter(pl.col("_reason").is_null()).drop("_reason"), rejects
 
 
@@ -330,9 +347,16 @@ def _struct_spec(kind: SourceKind) -> str:
     return "{" + types + "}"
 
 
-_JSON_WORDS = {"ARRAY": "an array", "VARCHAR": "a string", "BIGINT": "a number",
-               "UBIGINT": "a number", "HUGEINT": "a number", "DOUBLE": "a number",
-               "BOOLEAN": "true or false", "NULL": "null"}  # fmt: skip
+_JSON_WORDS = {
+    "ARRAY": "an array",
+    "VARCHAR": "a string",
+    "BIGINT": "a number",
+    "UBIGINT": "a number",
+    "HUGEINT": "a number",
+    "DOUBLE": "a number",
+    "BOOLEAN": "true or false",
+    "NULL": "null",
+}
 
 
 def _jsonl_sql(kind: SourceKind) -> str:
@@ -395,15 +419,17 @@ def _jsonl_split(lines: pl.DataFrame, ignored: dict[str, None]) -> tuple[pl.Data
     lines = lines.filter(pl.col(RAW).str.strip_chars(BLANK) != "")
     kind = pl.col("_type")
     reason = (
-        pl.when(kind.is_null()).then(pl.lit("not a JSON object (not valid JSON)"))
+        pl.when(kind.is_null())
+        .then(pl.lit("not a JSON object (not valid JSON)"))
         .when(kind != "OBJECT")
         .then(pl.format("not a JSON object ({})", kind.replace(_JSON_WORDS).str.to_lowercase()))
         .when(pl.col("_dup").is_not_null())
         .then(pl.format("key '{}' appears more than once", pl.col("_dup")))
         .when(pl.col(RAW).str.contains("\\u0000", literal=True))
         .then(pl.lit("a value holds a NUL character (\\u0000)"))
-        .when(pl.col("s").is_null()).then(pl.lit("the JSON object cannot be read"))
-    )  # fmt: skip
+        .when(pl.col("s").is_null())
+        .then(pl.lit("the JSON object cannot be read"))
+    )
     reason = pl.format("malformed row at line {}: {}", ROW, reason)
     lines = lines.with_columns(reason.alias("reason"))
     for key in lines.get_column("_extra").explode().drop_nulls().unique(maintain_order=True):
@@ -426,20 +452,26 @@ def _sanitized(path: Path, encoding: str) -> Iterator[tuple[Path, list[tuple[int
     fd, tmp = tempfile.mkstemp(prefix="orderscope-", suffix=".jsonl")
     rejects: list[tuple[int, str, str]] = []
     try:
-        with open_text(path, encoding, newline="\n") as f, os.fdopen(
-            fd, "w", encoding="utf-8", newline=""
-        ) as out:
+        with (
+            open_text(path, encoding, newline="\n") as f,
+            os.fdopen(fd, "w", encoding="utf-8", newline="") as out,
+        ):
             lines = Lines(f)
             while (line := lines.peek()) is not None:
                 lines.pop()
                 text = "" if line.blank else line.text.rstrip("\r\n")
-                problem = text and (line.problem() or (
-                    "a control character (0x1F) outside a string" if "\x1f" in text
-                    else "a carriage return inside the line" if "\r" in text else None
-                ))  # fmt: skip
+                problem = text and (
+                    line.problem()
+                    or (
+                        "a control character (0x1F) outside a string"
+                        if "\x1f" in text
+                        else "a carriage return inside the line"
+                        if "\r" in text
+                        else None
+                    )
+                )
                 if problem:
-                    rejects.append((line.number, f"malformed row at line {line.number}: {problem}",
-                                    line.raw))  # fmt: skip
+                    rejects.append((line.number, f"malformed row at line {line.number}: {problem}", line.raw))
                     text = ""
                 out.write(text + "\n")
         yield Path(tmp), rejects

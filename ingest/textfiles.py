@@ -65,18 +65,23 @@ def clip_expr(text: pl.Expr) -> pl.Expr:
     """`clip` for a column of text."""
     long = text.str.len_chars() > MAX_RAW_CHARS
     marked = pl.concat_str(
-        text.str.slice(0, MAX_RAW_CHARS), pl.lit("… (truncated, "),
-        text.str.len_bytes().cast(pl.String), pl.lit(" bytes)"),
-    )  # fmt: skip
+        text.str.slice(0, MAX_RAW_CHARS),
+        pl.lit("… (truncated, "),
+        text.str.len_bytes().cast(pl.String),
+        pl.lit(" bytes)"),
+    )
     return pl.when(long).then(marked).otherwise(text)
 
 
 # -- sniffing -------------------------------------------------------------------------------
 
 _BOMS = [
-    (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"),
-]  # fmt: skip
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+]
 _MAGIC = [
     (b"PAR1", "a Parquet file", "name it .parquet"),
     (b"PK\x03\x04", "a ZIP archive (an Excel workbook?)", "export the sheet as {what}"),
@@ -86,8 +91,14 @@ _MAGIC = [
 ]
 _CONTROL = [bytes([b]) for b in [*range(9), 11, *range(14, 27), *range(28, 32)]]
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, after surrogateescape
-ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with a BOM", "utf-16": "UTF-16",
-                  "utf-16-le": "UTF-16", "utf-16-be": "UTF-16", "utf-32": "UTF-32"}  # fmt: skip
+ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with a BOM",
+    "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16",
+    "utf-16-be": "UTF-16",
+    "utf-32": "UTF-32",
+}
 
 
 def sniff(path: Path, what: str) -> str:
@@ -138,8 +149,10 @@ def as_utf8(path: Path, encoding: str) -> Iterator[Path]:
                 try:
                     out.write(decoder.decode(chunk, final=not chunk).encode("utf-8"))
                 except UnicodeError as e:
-                    where = "its end is cut in the middle of a character" if not chunk else (
-                        f"near byte {done + getattr(e, 'start', 0):,}: {getattr(e, 'reason', e)}"
+                    where = (
+                        "its end is cut in the middle of a character"
+                        if not chunk
+                        else (f"near byte {done + getattr(e, 'start', 0):,}: {getattr(e, 'reason', e)}")
                     )
                     raise UnreadableFile(
                         path, f"{name} text that does not decode ({where}); save it as UTF-8"
@@ -221,8 +234,10 @@ class Line:
         bad = _UNDECODABLE.search(self.text)
         if bad:
             byte = ord(bad.group()) - 0xDC00
-            return (f"not UTF-8 text (byte 0x{byte:02X} at column {bad.start() + 1}); if the "
-                    "file is Latin-1 or Windows-1252, save it as UTF-8")  # fmt: skip
+            return (
+                f"not UTF-8 text (byte 0x{byte:02X} at column {bad.start() + 1}); if the "
+                "file is Latin-1 or Windows-1252, save it as UTF-8"
+            )
         if "\0" in self.text:
             return "the line holds a NUL byte (binary data?)"
         return None

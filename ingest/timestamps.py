@@ -67,9 +67,11 @@ def _epoch_int(value: datetime, unit: str) -> int:
 
 def quoted(text: pl.Expr) -> pl.Expr:
     """The text for a reason, cut to QUOTE_MAX characters."""
-    return pl.when(text.str.len_chars() > QUOTE_MAX).then(
-        text.str.slice(0, QUOTE_MAX) + pl.lit("…")
-    ).otherwise(text)
+    return (
+        pl.when(text.str.len_chars() > QUOTE_MAX)
+        .then(text.str.slice(0, QUOTE_MAX) + pl.lit("…"))
+        .otherwise(text)
+    )
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,9 @@ class TimeWindow:
         return self.planned_latest if planned else self.latest  # type: ignore[return-value]
 
     def before_text(self) -> str:
-        return f"is before the accepted window (earliest {_iso(self.earliest)}; set ORDERSCOPE_EVENT_TIME_MIN)"
+        return (
+            f"is before the accepted window (earliest {_iso(self.earliest)}; set ORDERSCOPE_EVENT_TIME_MIN)"
+        )
 
     def after_text(self, planned: bool) -> str:
         latest = self.latest_for(planned)
@@ -131,10 +135,14 @@ class TimeWindow:
             ahead = (latest - self.now).total_seconds()
             rel = f" = now + {ahead / 86400:g} days" if planned else f" = now + {ahead / 3600:g} h"
         if planned:
-            return (f"is after the accepted window for planned times (latest {_iso(latest)}{rel}; "
-                    "set ORDERSCOPE_PLANNED_TIME_MAX_AHEAD_DAYS)")
-        return (f"is after the accepted window (latest {_iso(latest)}{rel}; "
-                "set ORDERSCOPE_EVENT_TIME_MAX_AHEAD_HOURS)")
+            return (
+                f"is after the accepted window for planned times (latest {_iso(latest)}{rel}; "
+                "set ORDERSCOPE_PLANNED_TIME_MAX_AHEAD_DAYS)"
+            )
+        return (
+            f"is after the accepted window (latest {_iso(latest)}{rel}; "
+            "set ORDERSCOPE_EVENT_TIME_MAX_AHEAD_HOURS)"
+        )
 
 
 @functools.cache
@@ -220,7 +228,8 @@ class _Column:
             sub = sub.with_columns(_quote(shown.gather(out)).alias("s"))
             show = pl.col("s") + pl.lit(suffix)
         reasons = sub.select(
-            pl.when(p < lo).then(self.reason(f"{{}} {self.before}", show))
+            pl.when(p < lo)
+            .then(self.reason(f"{{}} {self.before}", show))
             .otherwise(self.reason(f"{{}} {self.after}", show))
         ).to_series()
         return value, why.scatter(out, reasons)
@@ -241,7 +250,8 @@ class _Column:
         if unit is None:
             hint = (
                 f"is not an ISO 8601 timestamp and has no declared unit ({_NO_UNIT}, or write "
-                "ISO 8601 with a UTC offset)" if text
+                "ISO 8601 with a UTC offset)"
+                if text
                 else f"has no declared unit ({_NO_UNIT} or write a Parquet TIMESTAMP with a time zone)"
             )
             why = _quote(raw).to_frame("s").select(self.reason(f"{word} {{}} {hint}", "s")).to_series()
@@ -255,9 +265,12 @@ class _Column:
         value, why = self.bounded(phys, in_unit, raw, f" {unit} since 1970-01-01")
         broken = (phys.is_null() & present).arg_true()  # NaN, or an integer beyond int64
         if broken.len():
-            bad = _quote(raw.gather(broken)).to_frame("s").select(
-                self.reason(f"{word} {{}} is not a time in {unit} since 1970-01-01", "s")
-            ).to_series()
+            bad = (
+                _quote(raw.gather(broken))
+                .to_frame("s")
+                .select(self.reason(f"{word} {{}} is not a time in {unit} since 1970-01-01", "s"))
+                .to_series()
+            )
             why = why.scatter(broken, bad)
         return value, why
 
@@ -304,24 +317,34 @@ class _Column:
             ),
         )
         reason = (
-            pl.when(date.is_null()).then(self.reason("not an ISO 8601 timestamp: '{}'", q))
-            .when(year < self.earliest.year).then(self.reason(f"{{}} {self.before}", q))
-            .when(year > self.latest.year).then(self.reason(f"{{}} {self.after}", q))
+            pl.when(date.is_null())
+            .then(self.reason("not an ISO 8601 timestamp: '{}'", q))
+            .when(year < self.earliest.year)
+            .then(self.reason(f"{{}} {self.before}", q))
+            .when(year > self.latest.year)
+            .then(self.reason(f"{{}} {self.after}", q))
             .when(date.str.to_date("%Y-%m-%d", strict=False).is_null())
             .then(self.reason("impossible date {}: '{}'", date, q))
-            .when(time.is_null()).then(self.reason("a date without a time of day: '{}'", q))
+            .when(time.is_null())
+            .then(self.reason("a date without a time of day: '{}'", q))
             .when(pl.col("local").is_null())
             .then(self.reason("impossible time of day {}: '{}'", time, q))
             .when(off.is_null() & name.is_null())
-            .then(self.reason("naive timestamp (no time zone; add a UTC offset such as Z or "
-                              "+01:00): '{}'", q))
+            .then(
+                self.reason("naive timestamp (no time zone; add a UTC offset such as Z or +01:00): '{}'", q)
+            )
             .when(name.is_not_null() & pl.col("zone_name").is_null())
-            .then(self.reason(
-                "unknown time zone '{}' (write a UTC offset such as +01:00, or an IANA name such "
-                "as Europe/Berlin): '{}'", quoted(name), q))
+            .then(
+                self.reason(
+                    "unknown time zone '{}' (write a UTC offset such as +01:00, or an IANA name such "
+                    "as Europe/Berlin): '{}'",
+                    quoted(name),
+                    q,
+                )
+            )
             .when(off.is_not_null() & pl.col("offset_value").is_null())
             .then(self.reason("impossible UTC offset {}: '{}'", off, q))
-        )  # fmt: skip
+        )
         f = f.with_columns(reason.alias("r")).with_row_index("i")
         value = f["offset_value"].set(f["r"].is_not_null(), None)  # type: ignore[arg-type]
         why = f["r"]
@@ -343,18 +366,32 @@ class _Column:
         seen = pl.col("offset_value").dt.convert_time_zone(zone).dt.replace_time_zone(None)
         unknown_offset = off.str.to_uppercase().is_in(["Z", "-00:00", "-0000", "-00"])
         out = part.select(
-            pl.when(off.is_not_null()).then(pl.col("offset_value"))
-            .otherwise(exact.dt.convert_time_zone("UTC")).alias("v"),
+            pl.when(off.is_not_null())
+            .then(pl.col("offset_value"))
+            .otherwise(exact.dt.convert_time_zone("UTC"))
+            .alias("v"),
             pl.when(off.is_not_null() & ~unknown_offset & (seen != local))
             .then(self.reason(f"offset {{}} does not match time zone {zone} at that time: '{{}}'", off, q))
             .when(off.is_null() & first.is_null())
-            .then(self.reason(f"local time {{}} does not exist in {zone} (skipped at a DST change; "
-                              "write a UTC offset): '{}'", shown, q))
+            .then(
+                self.reason(
+                    f"local time {{}} does not exist in {zone} (skipped at a DST change; "
+                    "write a UTC offset): '{}'",
+                    shown,
+                    q,
+                )
+            )
             .when(off.is_null() & exact.is_null())
-            .then(self.reason(f"local time {{}} is ambiguous in {zone} (it occurs twice at a DST "
-                              "change; write a UTC offset): '{}'", shown, q))
+            .then(
+                self.reason(
+                    f"local time {{}} is ambiguous in {zone} (it occurs twice at a DST "
+                    "change; write a UTC offset): '{}'",
+                    shown,
+                    q,
+                )
+            )
             .alias("r"),
-        )  # fmt: skip
+        )
         return out["v"].set(out["r"].is_not_null(), None), out["r"]  # type: ignore[arg-type]
 
 
@@ -393,6 +430,8 @@ def parse_times(
     elif dtype == pl.Null:
         value, why = nulls(name, raw.len()), nulls("r", raw.len(), pl.String())
     else:
-        what = "a date without a time of day" if dtype == pl.Date else f"Parquet type {dtype}, not a timestamp"
+        what = (
+            "a date without a time of day" if dtype == pl.Date else f"Parquet type {dtype}, not a timestamp"
+        )
         value, why = nulls(name, raw.len()), _where(raw.is_not_null(), f"column {name}: {what}")
     return value.cast(TS).alias(name), why.alias("reason")

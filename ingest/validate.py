@@ -13,7 +13,13 @@ import polars as pl
 
 from orderscope.ingest.readers import ROW
 from orderscope.ingest.timestamps import (
-    TimeWindow, fast_parse, is_text, nulls, parse_times, quoted, trimmed,
+    TimeWindow,
+    fast_parse,
+    is_text,
+    nulls,
+    parse_times,
+    quoted,
+    trimmed,
 )
 from orderscope.sources import FRAME_TYPES, SourceKind
 
@@ -81,8 +87,9 @@ def _wrong_type(name: str, type_: str, dtype: pl.DataType) -> list[pl.Expr]:
     """A Parquet column of a type that cannot hold the column's values (lists, dates, …)."""
     return [
         pl.lit(None, dtype=DTYPES[type_]).alias(name),
-        pl.when(pl.col(name).is_not_null()).then(pl.lit(f"column {name}: Parquet type {dtype} "
-                                                        "cannot hold this column")).alias(_why_name(name)),
+        pl.when(pl.col(name).is_not_null())
+        .then(pl.lit(f"column {name}: Parquet type {dtype} cannot hold this column"))
+        .alias(_why_name(name)),
     ]
 
 
@@ -96,11 +103,15 @@ def _problems(name: str, type_: str, required: bool, helpers: set[str]) -> list[
         why = pl.col(why_col)
         out.append(why)
         if required:
-            out.append(pl.when(value.is_null() & why.is_null()).then(pl.lit(f"missing required field {name}")))
+            out.append(
+                pl.when(value.is_null() & why.is_null()).then(pl.lit(f"missing required field {name}"))
+            )
     elif text_col in helpers:
         text = pl.col(text_col)
         failed = text.is_not_null() & value.is_null()
-        out.append(pl.when(failed).then(pl.format(f"column {name}: not {_WORD[type_]}: '{{}}'", quoted(text))))
+        out.append(
+            pl.when(failed).then(pl.format(f"column {name}: not {_WORD[type_]}: '{{}}'", quoted(text)))
+        )
         if required:
             out.append(pl.when(text.is_null()).then(pl.lit(f"missing required field {name}")))
     elif required:

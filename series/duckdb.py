@@ -49,9 +49,7 @@ _names = itertools.count()
 class DuckDBSeries:
     name = "duckdb"
 
-    def __init__(
-        self, path: Path | str, read_only: bool = False, memory_limit_mb: int | None = None
-    ) -> None:
+    def __init__(self, path: Path | str, read_only: bool = False, memory_limit_mb: int | None = None) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
         self.read_only = read_only
         if self.path is not None and not read_only:
@@ -298,9 +296,7 @@ class DuckDBSeries:
         params += [t for t in (start, end) if t is not None]
         return self._frame(sql, params)
 
-    def sessions_overlapping(
-        self, actor_ids: list[str], start: datetime, end: datetime
-    ) -> pl.DataFrame:
+    def sessions_overlapping(self, actor_ids: list[str], start: datetime, end: datetime) -> pl.DataFrame:
         self._ensure()
         if not actor_ids:
             return S.empty_frame(S.kind_table(S.STORED_KINDS["operator_sessions"]))
@@ -356,9 +352,7 @@ class DuckDBSeries:
             with self._registered(frame, stem) as src, self._transaction():
                 return self._changed(S.insert_new_sql(table, src))
 
-    def _read_table(
-        self, table: S.Table, sql: str, params: Sequence[Any] | None = None
-    ) -> pl.DataFrame:
+    def _read_table(self, table: S.Table, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         self._ensure()
         try:
             return self._frame(sql, params)

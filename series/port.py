@@ -24,7 +24,6 @@ import polars as pl
 
 from orderscope.sources import SourceKind
 
-
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -122,9 +121,7 @@ class SeriesStore(Protocol):
         """Rows of a series kind whose columns match any of the listed values and whose time
         column lies in [start, end]; ordered by the time column then identity."""
 
-    def sessions_overlapping(
-        self, actor_ids: list[str], start: datetime, end: datetime
-    ) -> pl.DataFrame:
+    def sessions_overlapping(self, actor_ids: list[str], start: datetime, end: datetime) -> pl.DataFrame:
         """operator_sessions of these actors that overlap [start, end]."""
 
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:

@@ -34,6 +34,7 @@ from orderscope.sources import kind as source_kind
 
 # --- identifiers and table layout -------------------------------------------------------------
 
+
 def idents(names: Iterable[str], prefix: str = "") -> str:
     return ", ".join(prefix + ident(n) for n in names)
 
@@ -226,9 +227,7 @@ COUNTED_TABLES: tuple[str, ...] = (*STORED_KINDS, STAGE_DWELL.name, QUARANTINE.n
 
 def create_table_sql(table: Table, types: Mapping[str, str], unique: Sequence[str] | None) -> str:
     """CREATE TABLE IF NOT EXISTS with the adapter's type map and (optionally) a primary key."""
-    cols = [
-        f"{ident(c.name)} {types[c.type]}{' NOT NULL' if c.required else ''}" for c in table.columns
-    ]
+    cols = [f"{ident(c.name)} {types[c.type]}{' NOT NULL' if c.required else ''}" for c in table.columns]
     if unique:
         cols.append(f"PRIMARY KEY ({idents(unique)})")
     return f"CREATE TABLE IF NOT EXISTS {ident(table.name)} (\n    " + ",\n    ".join(cols) + "\n)"
@@ -301,10 +300,7 @@ def stored_rows_sql(table: Table, src: str, key_columns: Sequence[str]) -> str:
 
 def add_column_sql(table: Table, column: str, types: Mapping[str, str]) -> str:
     col = table.col(column)
-    return (
-        f"ALTER TABLE {ident(table.name)} ADD COLUMN IF NOT EXISTS {ident(col.name)} "
-        f"{types[col.type]}"
-    )
+    return f"ALTER TABLE {ident(table.name)} ADD COLUMN IF NOT EXISTS {ident(col.name)} {types[col.type]}"
 
 
 def known_order_ids_sql(src: str) -> str:
@@ -350,9 +346,7 @@ SELECT "order_id", node, CAST(visit AS INTEGER), entered_at, left_at,
        entered_by_event, left_by_event
 FROM visits
 """
-DWELL_DELETE_SCOPE = (
-    'DELETE FROM "stage_dwell" WHERE "order_id" IN (SELECT s."order_id" FROM {src} s)'
-)
+DWELL_DELETE_SCOPE = 'DELETE FROM "stage_dwell" WHERE "order_id" IN (SELECT s."order_id" FROM {src} s)'
 DWELL_DELETE_ALL = 'DELETE FROM "stage_dwell"'  # PostgreSQL: TRUNCATE is the faster twin
 PENDING_MARK = 'INSERT INTO "derive_pending" ("order_id") SELECT DISTINCT s."order_id" FROM {src} s'
 PENDING_COUNT = 'SELECT count(DISTINCT "order_id") AS n FROM "derive_pending"'
@@ -445,9 +439,7 @@ ORDER BY "login_at", "session_id"
 """
 
 
-def readings_sql(
-    kind: SourceKind, where_columns: Sequence[str], with_start: bool, with_end: bool
-) -> str:
+def readings_sql(kind: SourceKind, where_columns: Sequence[str], with_start: bool, with_end: bool) -> str:
     """Rows of a kind table: each column in where_columns = ANY(its list parameter), in order
     $1..$n, then the time window start ($n+1) and end ($n+2) when given."""
     table = kind_table(kind)
@@ -470,9 +462,7 @@ def readings_sql(
 
 
 def counts_sql(tables: Sequence[str] = COUNTED_TABLES) -> str:
-    return " UNION ALL ".join(
-        f"SELECT '{t}' AS tbl, count(*) AS n FROM {ident(t)}" for t in tables
-    )
+    return " UNION ALL ".join(f"SELECT '{t}' AS tbl, count(*) AS n FROM {ident(t)}" for t in tables)
 
 
 # --- placeholders ---------------------------------------------------------------------------

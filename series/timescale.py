@@ -219,10 +219,7 @@ class TimescaleSeries:
             if d.type_code == _NUMERIC_OID:
                 dtype = _numeric_dtype([r[i] for r in rows])
                 if dtype == pl.Float64:
-                    rows = [
-                        (*r[:i], None if r[i] is None else float(r[i]), *r[i + 1 :])
-                        for r in rows
-                    ]
+                    rows = [(*r[:i], None if r[i] is None else float(r[i]), *r[i + 1 :]) for r in rows]
             cols.append((d.name, dtype))
         return _frame(rows, cols)
 
@@ -244,15 +241,15 @@ class TimescaleSeries:
         raw = f"_in_{stem}_{next(_names)}"
         stamps = [c for c in frame.columns if table.col(c).type == "ts"]
         defs = ", ".join(
-            f"{S.ident(c)} {'bigint' if c in stamps else TYPES[table.col(c).type]}"
-            for c in frame.columns
+            f"{S.ident(c)} {'bigint' if c in stamps else TYPES[table.col(c).type]}" for c in frame.columns
         )
         conn.execute(f"CREATE TEMPORARY TABLE {S.ident(raw)} ({defs}) ON COMMIT DROP")
         if stamps:
             frame = frame.with_columns(pl.col(c).dt.epoch("us") for c in stamps)
-        with conn.cursor() as cur, cur.copy(
-            f"COPY {S.ident(raw)} ({S.idents(frame.columns)}) FROM STDIN (FORMAT csv)"
-        ) as cp:
+        with (
+            conn.cursor() as cur,
+            cur.copy(f"COPY {S.ident(raw)} ({S.idents(frame.columns)}) FROM STDIN (FORMAT csv)") as cp,
+        ):
             for off in range(0, frame.height, _COPY_CHUNK_ROWS):
                 buf = io.BytesIO()
                 frame.slice(off, _COPY_CHUNK_ROWS).write_csv(buf, include_header=False)
@@ -271,9 +268,7 @@ class TimescaleSeries:
         return name, f"WITH {S.ident(name)} AS (SELECT {cols} FROM {S.ident(raw)}) "
 
     @staticmethod
-    def _unnest_cte(
-        frame: pl.DataFrame, types: dict[str, str], alias: str
-    ) -> tuple[str, dict[str, Any]]:
+    def _unnest_cte(frame: pl.DataFrame, types: dict[str, str], alias: str) -> tuple[str, dict[str, Any]]:
         """`WITH "alias" (cols) AS (SELECT * FROM unnest(arrays...))` and its parameters."""
         casts, params = [], {}
         for i, c in enumerate(frame.columns):
@@ -294,9 +289,7 @@ class TimescaleSeries:
         a temporary table filled by COPY (inside a transaction)."""
         if frame.height <= SMALL_FRAME_ROWS:
             alias = f"_in_{stem}"
-            cte, params = self._unnest_cte(
-                frame, {c: table.col(c).type for c in frame.columns}, alias
-            )
+            cte, params = self._unnest_cte(frame, {c: table.col(c).type for c in frame.columns}, alias)
             yield alias, cte, params
             return
         with conn.transaction():
@@ -347,10 +340,7 @@ class TimescaleSeries:
             indexes.append(tuple(key))
         wanted = [*table.server_indexes, *table.indexes]
         for cols in wanted:
-            covered = any(
-                cols == other[: len(cols)] and cols != other
-                for other in (*indexes, *wanted)
-            )
+            covered = any(cols == other[: len(cols)] and cols != other for other in (*indexes, *wanted))
             if covered or cols in indexes:
                 continue
             conn.execute(S.create_index_sql(table.name, cols))
@@ -363,9 +353,7 @@ class TimescaleSeries:
         opts = [f"timescaledb.compress_orderby = '{table.time_column} DESC'"]
         if segment:
             opts.append(f"timescaledb.compress_segmentby = '{segment[0]}'")
-        conn.execute(
-            f"ALTER TABLE {S.ident(table.name)} SET (timescaledb.compress, {', '.join(opts)})"
-        )
+        conn.execute(f"ALTER TABLE {S.ident(table.name)} SET (timescaledb.compress, {', '.join(opts)})")
         conn.execute(
             "SELECT add_compression_policy(%s::regclass, %s::interval, if_not_exists => TRUE)",
             [self._qualified(table.name), self.compress_after],
@@ -464,9 +452,7 @@ class TimescaleSeries:
                 ref = S.ident(src)
                 delete, _ = S.to_pyformat(S.DWELL_DELETE_SCOPE.format(src=ref), [])
                 conn.execute(pre + delete, params)
-                insert, _ = S.to_pyformat(
-                    S.DWELL_INSERT.format(scope=S.DWELL_SCOPE.format(src=ref)), []
-                )
+                insert, _ = S.to_pyformat(S.DWELL_INSERT.format(scope=S.DWELL_SCOPE.format(src=ref)), [])
                 return max(conn.execute(pre + insert, params).rowcount, 0)
 
     def rebuild_pending_dwell(self) -> int:
@@ -503,9 +489,7 @@ class TimescaleSeries:
 
     def ledger_find(self, kind: str, content_hash: str) -> dict[str, Any] | None:
         with self._conn() as conn:
-            rows = self._fetch(
-                conn, S.LEDGER_FIND, [kind, content_hash], _schema(S.INGEST_LEDGER)
-            ).to_dicts()
+            rows = self._fetch(conn, S.LEDGER_FIND, [kind, content_hash], _schema(S.INGEST_LEDGER)).to_dicts()
         return rows[0] if rows else None
 
     def ledger_start(self, batch_id: str, kind: str, source_file: str, content_hash: str) -> None:
@@ -547,9 +531,7 @@ class TimescaleSeries:
         orders = S.kind_table(S.ORDERS_KIND)
         with self._conn() as conn, self._relation(conn, ids, orders, "ids") as (src, pre, p):
             text, _ = S.to_pyformat(S.known_order_ids_sql(src), [])
-            return self._fetch(conn, pre + text, p, {"order_id": pl.String()}, pyformat=True)[
-                "order_id"
-            ]
+            return self._fetch(conn, pre + text, p, {"order_id": pl.String()}, pyformat=True)["order_id"]
 
     def events(self, order_id: str) -> pl.DataFrame:
         table = S.kind_table(S.STORED_KINDS["order_events"])
@@ -576,16 +558,12 @@ class TimescaleSeries:
         with self._conn() as conn:
             return self._fetch(conn, sql, params, _schema(table))
 
-    def sessions_overlapping(
-        self, actor_ids: list[str], start: datetime, end: datetime
-    ) -> pl.DataFrame:
+    def sessions_overlapping(self, actor_ids: list[str], start: datetime, end: datetime) -> pl.DataFrame:
         table = S.kind_table(S.STORED_KINDS["operator_sessions"])
         if not actor_ids:
             return S.empty_frame(table)
         with self._conn() as conn:
-            return self._fetch(
-                conn, S.SESSIONS_OVERLAPPING, [list(actor_ids), start, end], _schema(table)
-            )
+            return self._fetch(conn, S.SESSIONS_OVERLAPPING, [list(actor_ids), start, end], _schema(table))
 
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         with self._conn() as conn:
@@ -666,15 +644,11 @@ def _schema(table: S.Table) -> dict[str, pl.DataType]:
     return dict(S.empty_frame(table).schema)
 
 
-def _frame(
-    rows: list[tuple[Any, ...]], cols: Sequence[tuple[str, pl.DataType | None]]
-) -> pl.DataFrame:
+def _frame(rows: list[tuple[Any, ...]], cols: Sequence[tuple[str, pl.DataType | None]]) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema={n: (d if d is not None else pl.Null()) for n, d in cols})
     data = {n: list(v) for (n, _), v in zip(cols, zip(*rows, strict=True), strict=True)}
-    return pl.DataFrame(
-        [pl.Series(n, data[n], dtype=d, strict=False) for n, d in cols]
-    )
+    return pl.DataFrame([pl.Series(n, data[n], dtype=d, strict=False) for n, d in cols])
 
 
 def _numeric_dtype(values: list[Any]) -> pl.DataType:
@@ -682,8 +656,7 @@ def _numeric_dtype(values: list[Any]) -> pl.DataType:
     anything else (avg of integers, EXTRACT: DuckDB's DOUBLE) as Float64."""
     present = [v for v in values if v is not None]
     if present and all(
-        isinstance(v, Decimal) and v.is_finite() and v == v.to_integral_value()
-        and abs(v) < 10**38
+        isinstance(v, Decimal) and v.is_finite() and v == v.to_integral_value() and abs(v) < 10**38
         for v in present
     ):
         return pl.Decimal(38, 0)
@@ -696,7 +669,7 @@ def _safe_dsn(dsn: str) -> str:
 
     try:
         parts = conninfo_to_dict(dsn)
-    except Exception:  # noqa: BLE001 - unparsable: say nothing of it rather than leak
+    except Exception:
         return "connection string not shown"
     return " ".join(f"{k}={v}" for k, v in parts.items() if k != "password")
 

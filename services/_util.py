@@ -141,9 +141,15 @@ def run(
         fh.flush()
         try:
             proc = subprocess.run(
-                argv, cwd=cwd, env=full_env, stdout=fh, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL if stdin is None else None, input=stdin,
-                timeout=timeout, check=False,
+                argv,
+                cwd=cwd,
+                env=full_env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL if stdin is None else None,
+                input=stdin,
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired as exc:
             raise ServiceError(f"timed out after {timeout:.0f}s: {' '.join(argv)} (log: {log})") from exc
@@ -192,7 +198,9 @@ def cmdline(pid: int) -> str:
 def dpkg_installed(package: str) -> bool:
     out = subprocess.run(
         ["dpkg-query", "-W", "-f=${Status}", package],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return out.returncode == 0 and "install ok installed" in out.stdout
 
@@ -203,7 +211,12 @@ def apt_update(log: Path, progress: Progress, *, force: bool = False) -> None:
     if _apt_updated and not force:
         return
     progress("apt-get update")
-    run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"], log, env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300)
+    run(
+        ["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"],
+        log,
+        env={"DEBIAN_FRONTEND": "noninteractive"},
+        timeout=300,
+    )
     _apt_updated = True
 
 
@@ -215,16 +228,28 @@ def apt_install(packages: Sequence[str], log: Path, progress: Progress) -> list[
             return []
         if not is_root():
             raise ServiceError(
-                "missing Debian packages: " + " ".join(missing)
-                + "\nrun as root, or: sudo apt-get install -y " + " ".join(missing)
+                "missing Debian packages: "
+                + " ".join(missing)
+                + "\nrun as root, or: sudo apt-get install -y "
+                + " ".join(missing)
             )
         if shutil.which("apt-get") is None:
             raise ServiceError("apt-get not found; install these packages yourself: " + " ".join(missing))
         apt_update(log, progress)
         progress("apt-get install " + " ".join(missing))
         run(
-            ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", *missing], log,
-            env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=900,
+            [
+                "apt-get",
+                "-o",
+                "DPkg::Lock::Timeout=300",
+                "install",
+                "-y",
+                "--no-install-recommends",
+                *missing,
+            ],
+            log,
+            env={"DEBIAN_FRONTEND": "noninteractive"},
+            timeout=900,
         )
         return missing
 
@@ -259,8 +284,9 @@ def grant_traverse(path: Path, user: str, progress: Progress, log: Path) -> list
     """
     if not is_root():
         return []
-    probe = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(path)],
-                           capture_output=True, check=False)
+    probe = subprocess.run(
+        ["runuser", "-u", user, "--", "test", "-x", str(path)], capture_output=True, check=False
+    )
     if probe.returncode == 0:
         return []
     if shutil.which("setfacl") is None:
@@ -281,9 +307,13 @@ def grant_traverse(path: Path, user: str, progress: Progress, log: Path) -> list
             ok = bool(st.st_mode & 0o001)
         if ok:
             continue
-        if shutil.which("setfacl") and subprocess.run(
-            ["setfacl", "-m", f"u:{user}:x", str(parent)], capture_output=True, check=False
-        ).returncode == 0:
+        if (
+            shutil.which("setfacl")
+            and subprocess.run(
+                ["setfacl", "-m", f"u:{user}:x", str(parent)], capture_output=True, check=False
+            ).returncode
+            == 0
+        ):
             changed.append(f"setfacl u:{user}:x {parent}")
         else:
             os.chmod(parent, st.st_mode | 0o001)

@@ -68,7 +68,7 @@ def _up(settings: Any, report: Callable[[str], None], t0: float) -> dict[str, An
         for name, future in futures.items():
             try:
                 result[name] = future.result()
-            except Exception as exc:  # noqa: BLE001 - reported with the service name
+            except Exception as exc:
                 result[name] = {"state": "failed", "error": str(exc)}
                 errors.append(f"{name}: {exc}")
     result["seconds"] = round(time.monotonic() - t0, 2)

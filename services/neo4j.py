@@ -21,8 +21,19 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ._util import (
-    LOOPBACK, Progress, ServiceError, apt_install, child_env, cmdline, open_private_log, pid_alive,
-    port_open, private_dir, read_pid, run, tail,
+    LOOPBACK,
+    Progress,
+    ServiceError,
+    apt_install,
+    child_env,
+    cmdline,
+    open_private_log,
+    pid_alive,
+    port_open,
+    private_dir,
+    read_pid,
+    run,
+    tail,
 )
 
 # Newest 5.26 LTS patch release on Maven Central at install time; recorded in lib/.complete.
@@ -35,19 +46,31 @@ ADMIN_CLASS = "org.neo4j.cli.AdminTool"
 HEAP = os.environ.get("ORDERSCOPE_NEO4J_HEAP", "2g")
 PAGECACHE = os.environ.get("ORDERSCOPE_NEO4J_PAGECACHE", "1g")
 JVM_FLAGS = [
-    f"-Xms{HEAP}", f"-Xmx{HEAP}", "-XX:+UseG1GC", "-XX:-OmitStackTraceInFastThrow",
-    "-XX:+DisableExplicitGC", "-Djdk.nio.maxCachedBufferSize=1024",
-    "-Dio.netty.tryReflectionSetAccessible=true", "-Dlog4j2.disable.jmx=true",
-    "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
-    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED",
+    f"-Xms{HEAP}",
+    f"-Xmx{HEAP}",
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+DisableExplicitGC",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Dlog4j2.disable.jmx=true",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--enable-native-access=ALL-UNNAMED",
 ]
 
 
 def _paths(settings: Any) -> dict[str, Path]:
     home = Path(settings.services_dir).expanduser() / "neo4j"
     return {
-        "home": home, "lib": home / "lib", "conf": home / "conf", "data": home / "data",
-        "logs": home / "logs", "pid": home / "neo4j.pid", "console": home / "logs" / "console.log",
+        "home": home,
+        "lib": home / "lib",
+        "conf": home / "conf",
+        "data": home / "data",
+        "logs": home / "logs",
+        "pid": home / "neo4j.pid",
+        "console": home / "logs" / "console.log",
         "setup_log": Path(settings.services_dir).expanduser() / "logs" / "neo4j-setup.log",
     }
 
@@ -72,15 +95,23 @@ def initial_password_command(java: str, lib: Path, password: str) -> tuple[list[
     if any(c in password for c in "\r\n\0"):
         raise ServiceError("the Neo4j password must not contain line breaks or NUL characters")
     quoted = password.replace("\\", "\\\\").replace('"', '\\"')
-    argv = [java, "-Dfile.encoding=UTF-8", "-cp", f"{lib}/*", ADMIN_CLASS, "dbms", "set-initial-password",
-            "@/dev/stdin"]
+    argv = [
+        java,
+        "-Dfile.encoding=UTF-8",
+        "-cp",
+        f"{lib}/*",
+        ADMIN_CLASS,
+        "dbms",
+        "set-initial-password",
+        "@/dev/stdin",
+    ]
     return argv, f'--\n"{quoted}"\n'.encode()
 
 
 def probe(settings: Any) -> dict[str, Any]:
     """Version via CALL dbms.components() when Bolt answers with our credentials."""
     from neo4j import GraphDatabase
-    from neo4j.exceptions import Neo4jError, DriverError
+    from neo4j.exceptions import DriverError, Neo4jError
 
     p = _paths(settings)
     host, port = _bolt(settings)
@@ -92,12 +123,18 @@ def probe(settings: Any) -> dict[str, Any]:
         auth = (settings.neo4j_user, settings.neo4j_password.get_secret_value())
         with GraphDatabase.driver(settings.neo4j_uri, auth=auth, connection_timeout=3) as driver:
             driver.verify_connectivity()
-            records, _, _ = driver.execute_query("CALL dbms.components() YIELD name, versions, edition "
-                                                 "RETURN versions[0] AS version, edition")
+            records, _, _ = driver.execute_query(
+                "CALL dbms.components() YIELD name, versions, edition RETURN versions[0] AS version, edition"
+            )
     except (Neo4jError, DriverError, OSError) as exc:
         return {"state": "unreachable", "port": port, "error": str(exc), "started_by_us": ours}
-    return {"state": "up", "version": records[0]["version"], "edition": records[0]["edition"],
-            "port": port, "started_by_us": ours}
+    return {
+        "state": "up",
+        "version": records[0]["version"],
+        "edition": records[0]["edition"],
+        "port": port,
+        "started_by_us": ours,
+    }
 
 
 def _java(progress: Progress, log: Path) -> str:
@@ -128,10 +165,14 @@ def install(settings: Any, progress: Progress) -> dict[str, Any]:
     # ORDERSCOPE_NEO4J_VERSION pins an exact release (reproducible builds, or a known-good one).
     version = os.environ.get("ORDERSCOPE_NEO4J_VERSION") or _newest_version(p)
     progress(f"downloading Neo4j {version} community jars from Maven Central")
-    _write_pom(p["home"] / "pom.xml", [
-        f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
-        f"<version>{version}</version></dependency>" for g, a in ARTIFACTS
-    ])
+    _write_pom(
+        p["home"] / "pom.xml",
+        [
+            f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
+            f"<version>{version}</version></dependency>"
+            for g, a in ARTIFACTS
+        ],
+    )
     shutil.rmtree(p["lib"], ignore_errors=True)
     _mvn(p, "copy-dependencies", f"-DoutputDirectory={p['lib']}", "-DincludeScope=runtime")
     if not (p["lib"] / f"neo4j-{version}.jar").exists():
@@ -150,18 +191,25 @@ def _write_pom(path: Path, dependencies: list[str]) -> None:
 
 
 def _mvn(p: dict[str, Path], goal: str, *args: str) -> None:
-    run(["mvn", "-B", "-q", "-f", p["home"] / "pom.xml", f"{DEPENDENCY_PLUGIN}:{goal}", *args],
-        p["setup_log"], cwd=p["home"], timeout=900)
+    run(
+        ["mvn", "-B", "-q", "-f", p["home"] / "pom.xml", f"{DEPENDENCY_PLUGIN}:{goal}", *args],
+        p["setup_log"],
+        cwd=p["home"],
+        timeout=900,
+    )
 
 
 def _newest_version(p: dict[str, Path]) -> str:
     """Resolve the range alone (no transitive graph): Maven would otherwise collect the full
     dependency graph of every release in the range, which takes ~20 s even offline."""
-    _write_pom(p["home"] / "pom.xml", [
-        f"<dependency><groupId>org.neo4j</groupId><artifactId>neo4j</artifactId>"
-        f"<version>{VERSION_RANGE}</version><type>pom</type><exclusions><exclusion>"
-        "<groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions></dependency>"
-    ])
+    _write_pom(
+        p["home"] / "pom.xml",
+        [
+            f"<dependency><groupId>org.neo4j</groupId><artifactId>neo4j</artifactId>"
+            f"<version>{VERSION_RANGE}</version><type>pom</type><exclusions><exclusion>"
+            "<groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions></dependency>"
+        ],
+    )
     listing = p["home"] / "resolved.txt"
     _mvn(p, "list", f"-DoutputFile={listing}", "-DexcludeTransitive=true")
     match = re.search(r"org\.neo4j:neo4j:pom:(5\.26\.[0-9]+):", listing.read_text())
@@ -214,10 +262,22 @@ def start(settings: Any, progress: Progress) -> int:
     with open_private_log(p["console"]) as out:
         # umask 077: the logs and data Neo4j writes are its owner's only
         proc = subprocess.Popen(
-            [java, *JVM_FLAGS, "-cp", f"{p['lib']}/*", MAIN_CLASS,
-             f"--home-dir={p['home']}", f"--config-dir={p['conf']}"],
-            cwd=p["home"], env=_env(p), stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True, umask=0o077,
+            [
+                java,
+                *JVM_FLAGS,
+                "-cp",
+                f"{p['lib']}/*",
+                MAIN_CLASS,
+                f"--home-dir={p['home']}",
+                f"--config-dir={p['conf']}",
+            ],
+            cwd=p["home"],
+            env=_env(p),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            umask=0o077,
         )
     p["pid"].write_text(f"{proc.pid}\n")
     return proc.pid

@@ -19,8 +19,16 @@ from psycopg import sql
 
 from . import timescaledb
 from ._util import (
-    LOOPBACK, Progress, ServiceError, apt_install, chown_tree, grant_traverse, is_root, port_open,
-    run, tail,
+    LOOPBACK,
+    Progress,
+    ServiceError,
+    apt_install,
+    chown_tree,
+    grant_traverse,
+    is_root,
+    port_open,
+    run,
+    tail,
 )
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -56,9 +64,13 @@ def _check_loopback(settings: Any) -> None:
 
 def _connect(settings: Any, dbname: str | None = None, timeout: int = 3) -> psycopg.Connection:
     return psycopg.connect(
-        host=settings.pg_host, port=settings.pg_port, user=settings.pg_user,
-        password=settings.pg_password.get_secret_value(), dbname=dbname or settings.pg_database,
-        connect_timeout=timeout, autocommit=True,
+        host=settings.pg_host,
+        port=settings.pg_port,
+        user=settings.pg_user,
+        password=settings.pg_password.get_secret_value(),
+        dbname=dbname or settings.pg_database,
+        connect_timeout=timeout,
+        autocommit=True,
     )
 
 
@@ -71,14 +83,15 @@ def probe(settings: Any) -> dict[str, Any]:
     try:
         with _connect(settings) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
-            row = conn.execute(
-                "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
-            ).fetchone()
+            row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
     except psycopg.Error as exc:
         return {"state": "unreachable", "port": settings.pg_port, "error": str(exc).strip()}
     return {
-        "state": "up", "version": version, "timescaledb": row[0] if row else None,
-        "port": settings.pg_port, "started_by_us": started_by_us,
+        "state": "up",
+        "version": version,
+        "timescaledb": row[0] if row else None,
+        "port": settings.pg_port,
+        "started_by_us": started_by_us,
     }
 
 
@@ -101,8 +114,9 @@ def install(settings: Any, progress: Progress) -> dict[str, object]:
         installed = apt_install(SERVER_PACKAGES, p["setup_log"], progress)
         timings["apt_install"] = installed
     timings["apt_seconds"] = round(time.monotonic() - t0, 1)
-    tsdb = timescaledb.ensure_installed(PG_BIN / "pg_config", Path(settings.services_dir).expanduser()
-                                        / "build", p["setup_log"], progress)
+    tsdb = timescaledb.ensure_installed(
+        PG_BIN / "pg_config", Path(settings.services_dir).expanduser() / "build", p["setup_log"], progress
+    )
     if "apt_seconds" in tsdb:
         timings["apt_seconds"] = round(float(timings["apt_seconds"]) + float(tsdb.pop("apt_seconds")), 1)
     timings.update(tsdb)
@@ -130,9 +144,23 @@ def init_cluster(settings: Any, progress: Progress) -> bool:
         chown_tree(pwfile, SERVICE_USER)
     try:
         run(
-            [PG_BIN / "initdb", "-D", p["data"], "-U", settings.pg_user, f"--pwfile={pwfile}",
-             "--auth-local=peer", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale"],
-            p["setup_log"], cwd=p["root"], user=_run_as(settings), timeout=300,
+            [
+                PG_BIN / "initdb",
+                "-D",
+                p["data"],
+                "-U",
+                settings.pg_user,
+                f"--pwfile={pwfile}",
+                "--auth-local=peer",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ],
+            p["setup_log"],
+            cwd=p["root"],
+            user=_run_as(settings),
+            timeout=300,
         )
     finally:
         pwfile.unlink(missing_ok=True)
@@ -158,8 +186,13 @@ def start(settings: Any, progress: Progress) -> None:
     p = _paths(settings)
     progress(f"starting PostgreSQL on 127.0.0.1:{settings.pg_port}")
     try:
-        run([PG_BIN / "pg_ctl", "-D", p["data"], "-l", p["log"], "-w", "-t", "90", "start"],
-            p["setup_log"], cwd=p["root"], user=_run_as(settings), timeout=120)
+        run(
+            [PG_BIN / "pg_ctl", "-D", p["data"], "-l", p["log"], "-w", "-t", "90", "start"],
+            p["setup_log"],
+            cwd=p["root"],
+            user=_run_as(settings),
+            timeout=120,
+        )
     except ServiceError as exc:
         raise ServiceError(f"{exc}\n--- {p['log']} ---\n{tail(p['log'])}") from exc
     p["marker"].write_text(str(time.time()))
@@ -236,8 +269,13 @@ def down(settings: Any) -> dict[str, Any]:
     if not p["marker"].exists():
         return {"state": probe(settings)["state"], "stopped": False, "reason": "not started by orderscope"}
     if _pg_ctl_running(settings):
-        run([PG_BIN / "pg_ctl", "-D", p["data"], "-m", "fast", "-w", "-t", "60", "stop"],
-            p["setup_log"], cwd=p["root"], user=_run_as(settings), timeout=90)
+        run(
+            [PG_BIN / "pg_ctl", "-D", p["data"], "-m", "fast", "-w", "-t", "60", "stop"],
+            p["setup_log"],
+            cwd=p["root"],
+            user=_run_as(settings),
+            timeout=90,
+        )
         stopped = True
     else:
         stopped = False

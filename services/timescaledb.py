@@ -19,8 +19,14 @@ from ._util import Progress, ServiceError, apt_install, apt_locked, apt_update, 
 SUITE = "trixie"
 SOURCE_LIST = Path("/etc/apt/sources.list.d/orderscope-trixie-src.list")
 BUILD_PACKAGES = [
-    "postgresql-server-dev-15", "dpkg-dev", "xz-utils", "cmake", "gcc", "make",
-    "libssl-dev", "libkrb5-dev",
+    "postgresql-server-dev-15",
+    "dpkg-dev",
+    "xz-utils",
+    "cmake",
+    "gcc",
+    "make",
+    "libssl-dev",
+    "libkrb5-dev",
 ]
 
 
@@ -88,11 +94,24 @@ def ensure_installed(pg_config: Path, work: Path, log: Path, progress: Progress)
     tree = trees[0]
     progress(f"building {tree.name} (Apache-2 only) against PostgreSQL 15")
     run(
-        ["./bootstrap", "-DAPACHE_ONLY=1", "-DREGRESS_CHECKS=OFF", "-DTAP_CHECKS=OFF",
-         "-DWARNINGS_AS_ERRORS=OFF", "-DCMAKE_BUILD_TYPE=Release", f"-DPG_CONFIG={pg_config}"],
-        log, cwd=tree,
+        [
+            "./bootstrap",
+            "-DAPACHE_ONLY=1",
+            "-DREGRESS_CHECKS=OFF",
+            "-DTAP_CHECKS=OFF",
+            "-DWARNINGS_AS_ERRORS=OFF",
+            "-DCMAKE_BUILD_TYPE=Release",
+            f"-DPG_CONFIG={pg_config}",
+        ],
+        log,
+        cwd=tree,
     )
-    run(["make", "-C", "build", f"-j{max(2, len(os.sched_getaffinity(0)))}", "install"], log, cwd=tree, timeout=1200)
+    run(
+        ["make", "-C", "build", f"-j{max(2, len(os.sched_getaffinity(0)))}", "install"],
+        log,
+        cwd=tree,
+        timeout=1200,
+    )
     timings["build_seconds"] = round(time.monotonic() - t1, 1)
     shutil.rmtree(src_root, ignore_errors=True)
     version = installed_version(pg_config)
@@ -101,4 +120,3 @@ def ensure_installed(pg_config: Path, work: Path, log: Path, progress: Progress)
     timings["timescaledb_installed"] = version
     progress(f"TimescaleDB {version} installed")
     return timings
-

@@ -149,10 +149,15 @@ def _containers() -> Iterator[None]:
         from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
 
     password = "orderscope-dev"
-    with Neo4jContainer("neo4j:5.26-community", password=password) as neo4j, PostgresContainer(
-        "timescale/timescaledb:2.19.3-pg16", username="orderscope", password=password,
-        dbname="orderscope",
-    ) as pg:
+    with (
+        Neo4jContainer("neo4j:5.26-community", password=password) as neo4j,
+        PostgresContainer(
+            "timescale/timescaledb:2.19.3-pg16",
+            username="orderscope",
+            password=password,
+            dbname="orderscope",
+        ) as pg,
+    ):
         env = {
             "ORDERSCOPE_NEO4J_URI": neo4j.get_connection_url(),
             "ORDERSCOPE_NEO4J_PASSWORD": password,

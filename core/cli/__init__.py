@@ -14,8 +14,7 @@ results into text or JSON.
 Importing this package registers every command on `app` (the console script's entry point).
 """
 
-from orderscope.cli import data, services  # noqa: F401  (their commands register on import)
-from orderscope.cli import analytics, forecast, patterns, rootcause
+from orderscope.cli import analytics, data, forecast, patterns, rootcause, services  # noqa: F401  (their commands register on import)
 from orderscope.cli.shared import app
 
 analytics.register(app)

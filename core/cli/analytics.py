@@ -3,8 +3,7 @@
 Attached to the main app by `orderscope.cli` (`register(app)`).
 """
 
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Optional
 
 import typer
@@ -18,7 +17,7 @@ def _when(text: str | None) -> datetime | None:
 
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
     except ValueError:
         return parse_period(text).start
 
@@ -29,8 +28,17 @@ def _hours(ms: Any) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add `stalls`, `flows` and `health` to the orderscope CLI app."""
-    from orderscope.cli.shared import BackendOpt, DataDir, JsonOpt, fail, print_json, settings_for, out, stores_for
     from orderscope.cli.display import esc  # every value printed verbatim, never as markup
+    from orderscope.cli.shared import (
+        BackendOpt,
+        DataDir,
+        JsonOpt,
+        fail,
+        out,
+        print_json,
+        settings_for,
+        stores_for,
+    )
 
     @app.command()
     def stalls(
@@ -39,8 +47,10 @@ def register(app: typer.Typer) -> None:
         ] = False,
         since: Annotated[
             Optional[str],
-            typer.Option(help="Visits in progress at/after this moment or period start "
-                         "(2026-11-16, 2026-W47, 2026-11-16T08:00Z); baselines learn from the 28 days before."),
+            typer.Option(
+                help="Visits in progress at/after this moment or period start "
+                "(2026-11-16, 2026-W47, 2026-11-16T08:00Z); baselines learn from the 28 days before."
+            ),
         ] = None,
         limit: Annotated[int, typer.Option(help="How many stalls to show (largest excess first).")] = 50,
         as_json: JsonOpt = False,
@@ -61,8 +71,9 @@ def register(app: typer.Typer) -> None:
         total = frame.height
         rows = frame.head(limit).to_dicts() if limit > 0 else frame.to_dicts()
         if as_json:
-            print_json({"as_of": as_of, "since": start, "open_only": open_only, "total": total,
-                         "stalls": rows})  # fmt: skip
+            print_json(
+                {"as_of": as_of, "since": start, "open_only": open_only, "total": total, "stalls": rows}
+            )
             return
         from rich.table import Table
 
@@ -71,10 +82,16 @@ def register(app: typer.Typer) -> None:
             table.add_column(col)
         for r in rows:
             table.add_row(
-                esc(r["order_id"]), esc(r["node"]), esc(r["warehouse_id"]), str(r["entered_at"])[:19],
-                _hours(r["dwell_ms"]), _hours(r["threshold_ms"]), _hours(r["excess_ms"]),
-                esc(r["baseline_level"]), "open" if r["open"] else "",
-            )  # fmt: skip
+                esc(r["order_id"]),
+                esc(r["node"]),
+                esc(r["warehouse_id"]),
+                str(r["entered_at"])[:19],
+                _hours(r["dwell_ms"]),
+                _hours(r["threshold_ms"]),
+                _hours(r["excess_ms"]),
+                esc(r["baseline_level"]),
+                "open" if r["open"] else "",
+            )
         out.print(table)
 
     @app.command()
@@ -104,20 +121,27 @@ def register(app: typer.Typer) -> None:
             print_json(result)
             return
         o = result["orders"]
-        out.print(f"[bold]{esc(result['period']['label'])}[/] ({o['period']:,} orders) vs "
-                  f"{esc(result['baseline']['label'])} ({o['baseline']:,} orders)")  # fmt: skip
+        out.print(
+            f"[bold]{esc(result['period']['label'])}[/] ({o['period']:,} orders) vs "
+            f"{esc(result['baseline']['label'])} ({o['baseline']:,} orders)"
+        )
         out.print("[bold]loops[/]")
         for r in result["loops"]:
             flag = "[red]significant[/]" if r["significant"] else ""
             where = esc(", ".join(f"{k}={v}" for k, v in r["where"].items()))
-            out.print(f"  {esc(' → '.join(r['loop']))}: {r['orders']} orders ({r['rate']:.2%}) vs "
-                      f"{r['baseline_orders']} ({r['baseline_rate']:.2%}), p_adj={r['p_adjusted']:.2g} "
-                      f"{flag}{'  where ' + where if where else ''}")  # fmt: skip
+            out.print(
+                f"  {esc(' → '.join(r['loop']))}: {r['orders']} orders ({r['rate']:.2%}) vs "
+                f"{r['baseline_orders']} ({r['baseline_rate']:.2%}), p_adj={r['p_adjusted']:.2g} "
+                f"{flag}{'  where ' + where if where else ''}"
+            )
         out.print("[bold]variants[/]")
         for r in result["variants"]:
             flag = "[red]significant[/]" if r["significant"] else ""
-            out.print(f"  {r['orders']:>6} vs {r['baseline_orders']:>6}  p_adj={r['p_adjusted']:.2g} {flag}"
-                      f"  {esc('>'.join(r['variant']))}", highlight=False)  # fmt: skip
+            out.print(
+                f"  {r['orders']:>6} vs {r['baseline_orders']:>6}  p_adj={r['p_adjusted']:.2g} {flag}"
+                f"  {esc('>'.join(r['variant']))}",
+                highlight=False,
+            )
 
     @app.command()
     def health(
@@ -150,32 +174,52 @@ def register(app: typer.Typer) -> None:
                 if p is None:
                     from datetime import timedelta
 
-                    clock = stores.series.data_clock() or datetime.now(timezone.utc)
+                    clock = stores.series.data_clock() or datetime.now(UTC)
                     p = Period("last 7 days", clock - timedelta(days=7), clock + timedelta(microseconds=1))
                 frame = slice_health(stores, dims, p)
-                data = {"period": {"label": p.label, "start": p.start, "end": p.end}, "by": dims,
-                        "slices": frame.to_dicts()}  # fmt: skip
+                data = {
+                    "period": {"label": p.label, "start": p.start, "end": p.end},
+                    "by": dims,
+                    "slices": frame.to_dicts(),
+                }
         if as_json:
             print_json(data)
             return
         if order_id:
             c = data["components"]
-            out.print(f"[bold]{esc(order_id)}[/] health {data['score']:.1f} / 100  "
-                      f"(delivery {esc(data['delivery']['status'])})")  # fmt: skip
+            out.print(
+                f"[bold]{esc(order_id)}[/] health {data['score']:.1f} / 100  "
+                f"(delivery {esc(data['delivery']['status'])})"
+            )
             for k, v in c.items():
                 out.print(f"  {esc(f'{k:<11}')} {'n/a' if v is None else f'{v:.2f}'}")
             for d in data["delays"]:
-                out.print(f"  delay: {esc(d['kind'])} {esc(d['node'])} {esc(d['start'])} → {esc(d['end'])} "
-                          f"{'notified' if d['notified'] else 'not notified'}")  # fmt: skip
+                out.print(
+                    f"  delay: {esc(d['kind'])} {esc(d['node'])} {esc(d['start'])} → {esc(d['end'])} "
+                    f"{'notified' if d['notified'] else 'not notified'}"
+                )
             return
         from rich.table import Table
 
         table = Table(title=f"order health, orders created in {esc(data['period']['label'])}")
-        cols = [*dims, "orders", "on_time_rate", "proactive_rate", "response_score", "resolution_score", "health_score"]
+        cols = [
+            *dims,
+            "orders",
+            "on_time_rate",
+            "proactive_rate",
+            "response_score",
+            "resolution_score",
+            "health_score",
+        ]
         for col in cols:
             table.add_column(esc(col))
         for r in data["slices"]:
-            table.add_row(*("" if r[c] is None else (f"{r[c]:.3g}" if isinstance(r[c], float) else esc(r[c])) for c in cols))
+            table.add_row(
+                *(
+                    "" if r[c] is None else (f"{r[c]:.3g}" if isinstance(r[c], float) else esc(r[c]))
+                    for c in cols
+                )
+            )
         out.print(table)
 
 

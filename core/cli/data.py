@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from orderscope.cli.display import MAX_RAW, MAX_VALUE, esc, visible
 from orderscope.cli.shared import (
     BackendOpt,
     DataDir,
@@ -23,7 +24,6 @@ from orderscope.cli.shared import (
     settings_for,
     stores_for,
 )
-from orderscope.cli.display import MAX_RAW, MAX_VALUE, esc, visible
 from orderscope.config import Settings
 
 
@@ -53,8 +53,8 @@ def generate(
 
 def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool) -> dict:
     from orderscope.ingest.pipeline import IngestError, ingest_folder
-    from orderscope.ingest.validate import TimeWindow
     from orderscope.ingest.readers import discover
+    from orderscope.ingest.validate import TimeWindow
     from orderscope.stores import StoreUnavailable, is_store_error, open_stores
 
     try:
@@ -97,7 +97,9 @@ def _print_ingest(data: dict) -> None:
     names = ("rows_read", "accepted", "rejected", "duplicate", "conflict", "failed_files")
     t = data["totals"]
     table.add_column("kind", no_wrap=True)
-    for col, name in zip(("read", "accepted", "rejected", "duplicate", "conflict", "failed"), names):
+    for col, name in zip(
+        ("read", "accepted", "rejected", "duplicate", "conflict", "failed"), names, strict=False
+    ):
         table.add_column(col, justify="right", no_wrap=True, min_width=len(f"{t[name]:,}"))
     for name, c in data["kinds"].items():
         if c["files"]:
@@ -105,9 +107,7 @@ def _print_ingest(data: dict) -> None:
     table.add_row("[bold]total", *(f"[bold]{t[k]:,}" for k in names))
     out.print(table)
     skipped = f", {t['skipped_files']:,} already ingested" if t["skipped_files"] else ""
-    out.print(
-        f"{t['files']:,} files{skipped}; {data['seconds']:.1f} s, {data['rows_per_s'] or 0:,} rows/s"
-    )
+    out.print(f"{t['files']:,} files{skipped}; {data['seconds']:.1f} s, {data['rows_per_s'] or 0:,} rows/s")
     if data["rejections_sample"]:
         out.print(
             "[yellow]rejected and conflicting rows (first few; all are in quarantine: "
@@ -200,8 +200,10 @@ def quarantine(
         return
     for r in rows:  # values cut at MAX_VALUE (the raw row at MAX_RAW); --json prints them whole
         label = "[magenta]conflict[/]" if r.get("outcome") == "conflict" else "[red]rejected[/]"
-        out.print(f"{label} [bold]{esc(r['kind'])}[/] {esc(r['source_file'], MAX_VALUE)} row {esc(r['row_number'])}: "
-                  f"{esc(r['reason'], MAX_VALUE)}")
+        out.print(
+            f"{label} [bold]{esc(r['kind'])}[/] {esc(r['source_file'], MAX_VALUE)} row {esc(r['row_number'])}: "
+            f"{esc(r['reason'], MAX_VALUE)}"
+        )
         out.print(f"   {esc(r['raw'], MAX_RAW)}", highlight=False)
 
 
@@ -228,7 +230,9 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Where the demo source files go.")] = Path(
         "demo-data"
     ),
-    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboard after ingest.")] = True,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the dashboard after ingest.")
+    ] = True,
     port: Annotated[int, typer.Option(help="Dashboard port (127.0.0.1).")] = 8050,
     data_dir: DataDir = None,
     backend: BackendOpt = None,
@@ -240,8 +244,10 @@ def demo(
     truth = out_dir / "ground_truth.json"
     example = _example_order(settings)
     out.print()
-    out.print(f"[green]ready:[/] {data['totals']['accepted']:,} records in the {settings.backend} stores "
-              f"({esc(settings.data_dir.resolve()) if settings.backend == 'embedded' else 'servers'})")
+    out.print(
+        f"[green]ready:[/] {data['totals']['accepted']:,} records in the {settings.backend} stores "
+        f"({esc(settings.data_dir.resolve()) if settings.backend == 'embedded' else 'servers'})"
+    )
     if example:
         out.print(f"  look up an order:      orderscope snapshot {esc(example)}")
     out.print("  counts per kind:       orderscope stats")
@@ -249,10 +255,12 @@ def demo(
     out.print("  ETA and breach risk:   orderscope forecast")
     for incident in _incidents(truth):
         slice_ = ",".join(f"{k}={v}" for k, v in incident["slice"].items())
-        out.print(esc(
-            f"  why ({incident['kind']}): orderscope rootcause --metric {incident['metric']} "
-            f"--slice {slice_} --period {incident['period']} --baseline {incident['baseline']}"
-        ))
+        out.print(
+            esc(
+                f"  why ({incident['kind']}): orderscope rootcause --metric {incident['metric']} "
+                f"--slice {slice_} --period {incident['period']} --baseline {incident['baseline']}"
+            )
+        )
     out.print(f"  planted incidents:     {esc(truth)}")
     if not serve:
         return

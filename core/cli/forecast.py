@@ -14,8 +14,8 @@ def register(app: Any) -> None:
     """Add `orderscope forecast` to the typer app."""
     from rich.table import Table
 
-    from orderscope.cli.shared import fail, out, print_json, settings_for
     from orderscope.cli.display import esc  # every value printed verbatim, never as markup
+    from orderscope.cli.shared import fail, out, print_json, settings_for
 
     @app.command("forecast")
     def forecast_command(
@@ -59,15 +59,21 @@ def register(app: Any) -> None:
         out.print(t)
         if "test_window" in bt:
             w = bt["test_window"]
-            out.print(f"window {w[0]:%Y-%m-%d %H:%M} .. {w[1]:%Y-%m-%d %H:%M} UTC, "
-                      f"trained on {model.train_rows:,} examples up to {model.trained_as_of:%Y-%m-%d %H:%M}")
+            out.print(
+                f"window {w[0]:%Y-%m-%d %H:%M} .. {w[1]:%Y-%m-%d %H:%M} UTC, "
+                f"trained on {model.train_rows:,} examples up to {model.trained_as_of:%Y-%m-%d %H:%M}"
+            )
         o = Table(title=f"open orders by breach risk (top {limit})" if limit else "open orders")
         for c in ("order", "node", "in node since", "remaining h", "ETA", "P(breach)", "promised"):
             o.add_column(c, justify="right" if c in ("remaining h", "P(breach)") else "left")
         for r in rows.iter_rows(named=True):
             o.add_row(
-                esc(r["order_id"]), esc(r["node"]), f"{r['entered_at']:%m-%d %H:%M}",
-                f"{r['expected_remaining_h']:.1f}", f"{r['eta']:%m-%d %H:%M}",
-                f"{r['breach_probability']:.3f}", f"{r['promised_at']:%m-%d %H:%M}",
-            )  # fmt: skip
+                esc(r["order_id"]),
+                esc(r["node"]),
+                f"{r['entered_at']:%m-%d %H:%M}",
+                f"{r['expected_remaining_h']:.1f}",
+                f"{r['eta']:%m-%d %H:%M}",
+                f"{r['breach_probability']:.3f}",
+                f"{r['promised_at']:%m-%d %H:%M}",
+            )
         out.print(o)

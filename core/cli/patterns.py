@@ -21,14 +21,19 @@ from orderscope.analytics.patterns import (
 def register(app: Any) -> None:
     """Add the `patterns` command group (mine, keep, list) to the orderscope CLI app."""
     from orderscope.cli.analytics import _when
-    from orderscope.cli.shared import BackendOpt, DataDir, JsonOpt, fail, out, print_json, settings_for
     from orderscope.cli.display import esc  # every value printed verbatim, never as markup
+    from orderscope.cli.shared import BackendOpt, DataDir, JsonOpt, fail, out, print_json, settings_for
 
-    sub = typer.Typer(help="Stall-pattern library: mine condition sets that co-occur with stalls; keep and track them.",
-                      no_args_is_help=True)  # fmt: skip
+    sub = typer.Typer(
+        help="Stall-pattern library: mine condition sets that co-occur with stalls; keep and track them.",
+        no_args_is_help=True,
+    )
     app.add_typer(sub, name="patterns")
 
-    Since = Annotated[Optional[str], typer.Option(help="Window start: ISO moment or period (2026-W47); default: 7 days before --until.")]  # noqa: E501
+    Since = Annotated[
+        Optional[str],
+        typer.Option(help="Window start: ISO moment or period (2026-W47); default: 7 days before --until."),
+    ]
     Until = Annotated[Optional[str], typer.Option(help="Window end (default: the data clock).")]
 
     def window_of(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
@@ -43,7 +48,9 @@ def register(app: Any) -> None:
         since: Since = None,
         until: Until = None,
         top: Annotated[int, typer.Option(help="How many patterns to show.")] = 15,
-        min_support: Annotated[float, typer.Option(help="Least share of the window's stalls a pattern covers.")] = MIN_SUPPORT,
+        min_support: Annotated[
+            float, typer.Option(help="Least share of the window's stalls a pattern covers.")
+        ] = MIN_SUPPORT,
         record: Annotated[bool, typer.Option(help="Count and store new hits of the kept patterns.")] = True,
         as_json: JsonOpt = False,
         data_dir: DataDir = None,
@@ -65,22 +72,39 @@ def register(app: Any) -> None:
         from rich.table import Table
 
         sig = sum(p.significant for p in run.patterns)
-        table = Table(title=f"stall patterns {run.since:%Y-%m-%d %H:%M} → {run.until:%Y-%m-%d %H:%M}: "
-                            f"{run.stalls:,} stalls in {run.transactions:,} visits, {run.tested} itemsets tested, {sig} significant")  # fmt: skip
+        table = Table(
+            title=f"stall patterns {run.since:%Y-%m-%d %H:%M} → {run.until:%Y-%m-%d %H:%M}: "
+            f"{run.stalls:,} stalls in {run.transactions:,} visits, {run.tested} itemsets tested, {sig} significant"
+        )
         for col in ("id", "pattern", "stalls", "visits", "support", "conf", "risk ratio", "p adj", ""):
             table.add_column(col, no_wrap=col == "id")
         for p in run.patterns[:top]:
-            table.add_row(esc(p.id), esc(p.name), str(p.stalls), str(p.visits), f"{p.support:.1%}",
-                          f"{p.confidence:.1%}", f"{p.risk_ratio:.1f}", f"{p.p_adjusted:.2g}",
-                          "[red]significant[/]" if p.significant else "")  # fmt: skip
+            table.add_row(
+                esc(p.id),
+                esc(p.name),
+                str(p.stalls),
+                str(p.visits),
+                f"{p.support:.1%}",
+                f"{p.confidence:.1%}",
+                f"{p.risk_ratio:.1f}",
+                f"{p.p_adjusted:.2g}",
+                "[red]significant[/]" if p.significant else "",
+            )
         out.print(table)
         for name, n in run.new_hits.items():
             out.print(f"  kept pattern [bold]{esc(name)}[/]: {n} new hits")
 
     @sub.command("keep")
     def keep_cmd(
-        id_or_items: Annotated[str, typer.Argument(help="A mined pattern id (P1a2b3c4d) or items: 'node=PICKING,zone_humidity=high'.")],
-        name: Annotated[str, typer.Option(help="Library name (a new version when it exists with other items).")],
+        id_or_items: Annotated[
+            str,
+            typer.Argument(
+                help="A mined pattern id (P1a2b3c4d) or items: 'node=PICKING,zone_humidity=high'."
+            ),
+        ],
+        name: Annotated[
+            str, typer.Option(help="Library name (a new version when it exists with other items).")
+        ],
         note: Annotated[Optional[str], typer.Option(help="A note stored with the entry.")] = None,
         since: Since = None,
         until: Until = None,
@@ -101,8 +125,10 @@ def register(app: Any) -> None:
             print_json(entry)
             return
         what = "kept" if entry["created"] else "already kept"
-        out.print(f"{what}: [bold]{esc(entry['name'])}[/] v{esc(entry['version'])} ({esc(entry['pattern_id'])}) "
-                  f"{esc(display_name(tuple(json.loads(entry['items']))))}")  # fmt: skip
+        out.print(
+            f"{what}: [bold]{esc(entry['name'])}[/] v{esc(entry['version'])} ({esc(entry['pattern_id'])}) "
+            f"{esc(display_name(tuple(json.loads(entry['items']))))}"
+        )
 
     @sub.command("list")
     def list_cmd(
@@ -128,9 +154,14 @@ def register(app: Any) -> None:
         for col in ("name", "v", "id", "pattern", "hits", "runs", "per week", "trend"):
             table.add_column(col)
         for r in rows:
-            table.add_row(esc(r["name"]), esc(r["version"]), esc(r["pattern_id"]), esc(r["label"]), str(r["hits"]),
-                          str(len(r["hits_per_run"])), " ".join(str(w["hits"]) for w in r["hits_per_week"]),
-                          esc(r["trend"]))  # fmt: skip
+            table.add_row(
+                esc(r["name"]),
+                esc(r["version"]),
+                esc(r["pattern_id"]),
+                esc(r["label"]),
+                str(r["hits"]),
+                str(len(r["hits_per_run"])),
+                " ".join(str(w["hits"]) for w in r["hits_per_week"]),
+                esc(r["trend"]),
+            )
         out.print(table)
-
-

@@ -67,8 +67,9 @@ def _parse_slice_text(text: str) -> dict[str, str]:
 
 
 def print_result(console: Any, result: dict) -> None:
-    from orderscope.cli.display import esc  # every value printed verbatim, never as markup
     from rich.table import Table
+
+    from orderscope.cli.display import esc  # every value printed verbatim, never as markup
 
     v = result.get("value", {})
     unit = UNITS[result["metric"]]
@@ -93,9 +94,13 @@ def print_result(console: Any, result: dict) -> None:
         conds = esc("; ".join(f"{c['dimension']}={c['value']}" for c in fd.get("conditions", [])))
         ev = esc(", ".join(f"{k} {len(ids)}" for k, ids in fd.get("evidence", {}).items()))
         table.add_row(
-            str(i), seg + (f"\n[dim]{conds}[/]" if conds else ""), f"{100 * fd['contribution']:.0f} %",
-            f"{fd['surprise']:.1f}", f"{esc(fd['confidence'])} ({fd['confidence_value']:.2f})", ev or "-",
-        )  # fmt: skip
+            str(i),
+            seg + (f"\n[dim]{conds}[/]" if conds else ""),
+            f"{100 * fd['contribution']:.0f} %",
+            f"{fd['surprise']:.1f}",
+            f"{esc(fd['confidence'])} ({fd['confidence_value']:.2f})",
+            ev or "-",
+        )
     console.print(table)
     for i, fd in enumerate(result.get("findings", [])[:3], 1):
         console.print(f"{i}. {esc(fd['explanation'], multiline=True)}")

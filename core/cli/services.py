@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-
 from rich.table import Table
 from rich.text import Text
 
+from orderscope.cli.display import esc, visible
 from orderscope.cli.shared import (
     JsonOpt,
     console,
@@ -14,16 +14,13 @@ from orderscope.cli.shared import (
     print_json,
     services_app,
 )
-from orderscope.cli.display import esc, visible
 from orderscope.config import load_settings
 
 
 @services_app.command("up")
 def services_up(as_json: JsonOpt = False) -> None:
     """Install (once) and start Neo4j and PostgreSQL+TimescaleDB on 127.0.0.1."""
-    from orderscope.services import up
-
-    from orderscope.services import ServiceError
+    from orderscope.services import ServiceError, up
 
     try:
         with console.status("starting services") as status:
@@ -62,8 +59,17 @@ def _print_services(result: dict) -> None:
         version = info.get("version", "")
         if info.get("timescaledb"):
             version = f"{version} + timescaledb {info['timescaledb']}"
-        table.add_row(*(esc(v) for v in (
-            name, info.get("state", ""), version, info.get("port", ""),
-            info.get("started_by_us", ""), info.get("seconds", ""),
-        )))
+        table.add_row(
+            *(
+                esc(v)
+                for v in (
+                    name,
+                    info.get("state", ""),
+                    version,
+                    info.get("port", ""),
+                    info.get("started_by_us", ""),
+                    info.get("seconds", ""),
+                )
+            )
+        )
     out.print(table)

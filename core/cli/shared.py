@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from orderscope.config import Settings, load_settings
 from orderscope.cli.display import esc
+from orderscope.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from orderscope.stores import Stores

@@ -41,10 +41,14 @@ def print_timeline(console: Console, snap: dict[str, Any]) -> None:
     for col in ("when (UTC)", "who", "from → to", "why", "evidence", "what changed", "impact"):
         table.add_column(col)
     for e in snap["events"]:
-        diff = ", ".join(f"{k}: {v[0]} → {v[1]}" for k, v in (e["diff"] or {}).items()
-                         if isinstance(v, list) and len(v) == 2)
-        impact = ", ".join(f"{i.get('kind')}:{i.get('id')}" if isinstance(i, dict) else str(i)
-                           for i in e["impact"] or [])
+        diff = ", ".join(
+            f"{k}: {v[0]} → {v[1]}"
+            for k, v in (e["diff"] or {}).items()
+            if isinstance(v, list) and len(v) == 2
+        )
+        impact = ", ".join(
+            f"{i.get('kind')}:{i.get('id')}" if isinstance(i, dict) else str(i) for i in e["impact"] or []
+        )
         table.add_row(
             iso(e["at"]),
             f"{_v(e['actor']['id'])} ({_v(e['actor']['role'])})",
@@ -60,8 +64,11 @@ def print_timeline(console: Console, snap: dict[str, Any]) -> None:
         dwell.add_column(col)
     for v in snap["dwell"]:
         dwell.add_row(
-            _v(v["node"]), iso(v["entered_at"]), iso(v["left_at"]) or ("open" if v["open"] else ""),
-            _hours(v["dwell_ms"]), _hours(v["sla_ms"]),
+            _v(v["node"]),
+            iso(v["entered_at"]),
+            iso(v["left_at"]) or ("open" if v["open"] else ""),
+            _hours(v["dwell_ms"]),
+            _hours(v["sla_ms"]),
         )
     console.print(dwell)
     linked = {k: len(v) for k, v in snap["linked"].items() if v}

@@ -82,8 +82,16 @@ def test_reset_refuses_without_yes(store, tmp_path):
 def test_demo_no_serve(tmp_path):
     result = runner.invoke(
         app,
-        ["demo", "--orders", "300", "--no-serve", "--out", str(tmp_path / "demo"),
-         "--data-dir", str(tmp_path / "store")],
+        [
+            "demo",
+            "--orders",
+            "300",
+            "--no-serve",
+            "--out",
+            str(tmp_path / "demo"),
+            "--data-dir",
+            str(tmp_path / "store"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "orderscope snapshot" in result.stdout

@@ -71,10 +71,12 @@ def _cli(settings: Settings, folder: Path, crash_at: str | None = None) -> subpr
     if crash_at:
         env["ORDERSCOPE_CRASH_AT"] = crash_at
     return subprocess.Popen(
-        [sys.executable, "-c", "from orderscope.cli import app; app()", "ingest", str(folder),
-         "--json"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-c", "from orderscope.cli import app; app()", "ingest", str(folder), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _run(settings: Settings, folder: Path, crash_at: str | None = None) -> tuple[int, str]:
@@ -99,11 +101,15 @@ def _state(settings: Settings, order_ids: list[str] | None = None) -> dict:
         if order_ids is None:
             ids = stores.series.query('SELECT "order_id" FROM "orders" ORDER BY 1')["order_id"]
             order_ids = random.Random(11).sample(ids.to_list(), SAMPLE)
-        snapshots = {o: json.dumps(jsonable(build_snapshot(stores, o)), sort_keys=True)
-                     for o in order_ids}  # fmt: skip
+        snapshots = {o: json.dumps(jsonable(build_snapshot(stores, o)), sort_keys=True) for o in order_ids}
         pending = stores.series.pending_dwell()
-    return {"stats": stats, "quarantine": quarantine, "done": done, "pending": pending,
-            "snapshots": snapshots}  # fmt: skip
+    return {
+        "stats": stats,
+        "quarantine": quarantine,
+        "done": done,
+        "pending": pending,
+        "snapshots": snapshots,
+    }
 
 
 def _fresh(settings: Settings) -> None:

@@ -79,9 +79,13 @@ def server(dataset) -> Iterator[str]:
     settings, _ = dataset
     app = create_app(settings)
     app.enable_dev_tools(
-        debug=True, dev_tools_ui=True, dev_tools_props_check=True, dev_tools_hot_reload=False,
-        dev_tools_disable_version_check=True, dev_tools_silence_routes_logging=True,
-    )  # fmt: skip
+        debug=True,
+        dev_tools_ui=True,
+        dev_tools_props_check=True,
+        dev_tools_hot_reload=False,
+        dev_tools_disable_version_check=True,
+        dev_tools_silence_routes_logging=True,
+    )
     port = _free_port()
     httpd = make_server("127.0.0.1", port, app.server, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -100,18 +104,24 @@ def browser() -> Iterator[Any]:
     from selenium.webdriver.chrome.service import Service
 
     assert Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(), (
-        "headless Chromium is required for the dashboard tests: "
-        "apt-get install -y chromium chromium-driver"
+        "headless Chromium is required for the dashboard tests: apt-get install -y chromium chromium-driver"
     )
     profile = tempfile.mkdtemp(prefix="orderscope-chromium-")
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--disable-extensions", "--window-size=1440,1000",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-extensions",
+        "--window-size=1440,1000",
         f"--user-data-dir={profile}",
-    ):  # fmt: skip
+    ):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
@@ -309,9 +319,10 @@ def test_drilldown_findings_link_to_the_order(server: str, browser: Any) -> None
     _wait(browser, "#findings-table")
     _idle(browser)
     records = [
-        a for a in browser.find_elements("css selector", "#findings-table a.evidence-link")
+        a
+        for a in browser.find_elements("css selector", "#findings-table a.evidence-link")
         if "evidence-order" not in (a.get_attribute("class") or "")
-    ]  # fmt: skip
+    ]
     if records:
         _click(browser, records[0])
         _wait(browser, "#lookup-record-note")
@@ -345,9 +356,11 @@ def test_stalls_and_flows(server: str, browser: Any) -> None:
 def test_navigation(server: str, browser: Any) -> None:
     _go(browser, server + "/")
     for nav, title in (
-        ("nav-drilldown", "Drill-down"), ("nav-order", "Order lookup"),
-        ("nav-stalls", "Stalls & flows"), ("nav-overview", "Overview"),
-    ):  # fmt: skip
+        ("nav-drilldown", "Drill-down"),
+        ("nav-order", "Order lookup"),
+        ("nav-stalls", "Stalls & flows"),
+        ("nav-overview", "Overview"),
+    ):
         _click(browser, browser.find_element("id", nav))
         _wait_text(browser, ".page-title h3", re.escape(title))
         assert "active" in browser.find_element("id", nav).get_attribute("class")
@@ -372,7 +385,10 @@ def test_concurrent_requests_are_safe(server: str, dataset) -> None:
             "output": "..page.children...nav-overview.className...nav-drilldown.className..."
             "nav-order.className...nav-stalls.className..",
             "outputs": [{"id": "page", "property": "children"}]
-            + [{"id": n, "property": "className"} for n in ("nav-overview", "nav-drilldown", "nav-order", "nav-stalls")],
+            + [
+                {"id": n, "property": "className"}
+                for n in ("nav-overview", "nav-drilldown", "nav-order", "nav-stalls")
+            ],
             "inputs": [
                 {"id": "url", "property": "pathname", "value": pathname},
                 {"id": "url", "property": "search", "value": ("?" + search) if search else ""},
@@ -381,9 +397,10 @@ def test_concurrent_requests_are_safe(server: str, dataset) -> None:
             "state": [],
         }
         req = urllib.request.Request(
-            server + "/_dash-update-component", data=json.dumps(body).encode(),
+            server + "/_dash-update-component",
+            data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status
 

@@ -49,9 +49,14 @@ def test_backtest_beats_the_base_rate_and_the_naive_eta(fitted):
 def test_forecast_rows_are_sane(fitted):
     _, _, rows, clock = fitted
     assert rows.columns == [
-        "order_id", "node", "entered_at", "expected_remaining_h", "eta", "breach_probability",
+        "order_id",
+        "node",
+        "entered_at",
+        "expected_remaining_h",
+        "eta",
+        "breach_probability",
         "promised_at",
-    ]  # fmt: skip
+    ]
     assert rows.height > 0
     p = rows["breach_probability"]
     assert p.is_between(0.0, 1.0).all() and p.null_count() == 0
@@ -85,8 +90,8 @@ def test_every_open_order_is_listed(fitted):
     )
     assert expected.height > 50
     assert sorted(rows["order_id"].to_list()) == sorted(expected["order_id"].to_list())
-    got = dict(zip(rows["order_id"], rows["node"]))
-    assert all(got[o] == n for o, n in zip(expected["order_id"], expected["node"]))
+    got = dict(zip(rows["order_id"], rows["node"], strict=False))
+    assert all(got[o] == n for o, n in zip(expected["order_id"], expected["node"], strict=False))
 
 
 def test_deterministic_for_a_seed(fitted):
@@ -113,9 +118,10 @@ def test_no_look_ahead_in_a_past_as_of(ingested):
     delivered = frame["delivered_at"].drop_nulls()
     assert delivered.len() > 0 and (delivered <= as_of).all()
     # orders delivered after as_of carry no label
-    assert frame.filter(pl.col("delivered_at").is_null())["breach"].null_count() == frame.filter(
-        pl.col("delivered_at").is_null()
-    ).height
+    assert (
+        frame.filter(pl.col("delivered_at").is_null())["breach"].null_count()
+        == frame.filter(pl.col("delivered_at").is_null()).height
+    )
     # open at as_of: entered by then, and (being in the past) many have left since
     assert opened.height > 50 and (opened["entered_at"] <= as_of).all()
 
@@ -133,8 +139,16 @@ def test_cli_json(fitted, monkeypatch):
         pass
 
     runner = CliRunner()
-    args = ["forecast", "--json", "--limit", "5", "--data-dir", str(settings.data_dir),
-            "--backend", "embedded"]  # fmt: skip
+    args = [
+        "forecast",
+        "--json",
+        "--limit",
+        "5",
+        "--data-dir",
+        str(settings.data_dir),
+        "--backend",
+        "embedded",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

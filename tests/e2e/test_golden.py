@@ -55,8 +55,15 @@ def _questions(truth: dict) -> list[tuple[str, list[str]]]:
     ]
     for incident in truth["incidents"]:
         slice_ = ",".join(f"{k}={v}" for k, v in incident["slice"].items())
-        args = ["rootcause", "--metric", incident["metric"], "--period", incident["period"],
-                "--baseline", incident["baseline"]]  # fmt: skip
+        args = [
+            "rootcause",
+            "--metric",
+            incident["metric"],
+            "--period",
+            incident["period"],
+            "--baseline",
+            incident["baseline"],
+        ]
         if slice_:
             args += ["--slice", slice_]
         out.append((f"rootcause-{incident['id']}", args))
@@ -64,9 +71,18 @@ def _questions(truth: dict) -> list[tuple[str, list[str]]]:
 
 
 # The incidents of the default scenario are known without generating: one test per question.
-NAMES = ["snapshot-O0000001", "snapshot-O0000777", "snapshot-O0001999", "stalls", "stalls-open",
-         "flows", "patterns-mine", "rootcause-qc_rework_spike", "rootcause-customs_stall",
-         "rootcause-flow_loop"]  # fmt: skip
+NAMES = [
+    "snapshot-O0000001",
+    "snapshot-O0000777",
+    "snapshot-O0001999",
+    "stalls",
+    "stalls-open",
+    "flows",
+    "patterns-mine",
+    "rootcause-qc_rework_spike",
+    "rootcause-customs_stall",
+    "rootcause-flow_loop",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)

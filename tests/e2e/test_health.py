@@ -44,9 +44,11 @@ def test_hand_checked_order(store):
     settings, folder = store
     row, tickets = _late_order_with_ticket(folder)
     oid, promised = row["order_id"], row["promised_at"]
-    notes = pl.read_ndjson(folder / "notifications.jsonl", infer_schema_length=None).filter(
-        (pl.col("order_id") == oid) & pl.col("proactive")
-    ).with_columns(_ts("sent_at"))
+    notes = (
+        pl.read_ndjson(folder / "notifications.jsonl", infer_schema_length=None)
+        .filter((pl.col("order_id") == oid) & pl.col("proactive"))
+        .with_columns(_ts("sent_at"))
+    )
     with open_stores(settings, read_only=True) as stores:
         h = order_health(stores, oid)
         stalls = find_stalls(stores, None, order_ids=[oid])
@@ -103,8 +105,10 @@ def test_slice_health(store):
             slice_health(stores, ["order_id; DROP"], "2026-W46")
         n_orders = stores.series.query(
             "SELECT count(*) AS n FROM orders WHERE created_at >= $1 AND created_at < $2",
-            [datetime.fromisoformat("2026-11-09T00:00:00+00:00"),
-             datetime.fromisoformat("2026-11-16T00:00:00+00:00")],
+            [
+                datetime.fromisoformat("2026-11-09T00:00:00+00:00"),
+                datetime.fromisoformat("2026-11-16T00:00:00+00:00"),
+            ],
         )["n"][0]
     assert total.height == 1 and list(total.columns) == list(SLICE_COLUMNS)
     t = total.row(0, named=True)

@@ -96,9 +96,7 @@ def test_library_keep_version_and_hits(ingested, planted_run, tmp_path: Path) ->
         first = run_mining(stores, record=True)
         again_run = run_mining(stores, record=True)
         lib = library_report(stores)
-    stalled_declared = sum(
-        p.stalls for p in run.patterns if set(p.items) == set(parse_items(narrower))
-    )
+    stalled_declared = sum(p.stalls for p in run.patterns if set(p.items) == set(parse_items(narrower)))
     assert first.new_hits["broker login spike"] > 0
     if stalled_declared:
         assert first.new_hits["broker login spike"] == stalled_declared

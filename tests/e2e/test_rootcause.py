@@ -31,9 +31,13 @@ def _truth(folder) -> dict:
 def _ask(settings, inc: dict, top: int = 10) -> dict:
     with open_stores(settings, read_only=True) as stores:
         return explain(
-            stores, inc["metric"], inc["slice"], parse_period(inc["period"]),
-            parse_period(inc["baseline"]), top=top,
-        )  # fmt: skip
+            stores,
+            inc["metric"],
+            inc["slice"],
+            parse_period(inc["period"]),
+            parse_period(inc["baseline"]),
+            top=top,
+        )
 
 
 def _names_cause(finding: dict, cause: dict) -> bool:
@@ -75,7 +79,7 @@ def test_planted_cause_reaches_high_confidence(planted, kind):
     handful of affected units (4-15 stalled declarations, 15-30 reworked inspections), so a
     run may fall short of high; at 100,000 orders every planted cause is high."""
     levels = []
-    for seed, sc, inc, r in planted:
+    for _seed, _scenario, inc, r in planted:
         if inc["kind"] != kind:
             continue
         k = _rank(r, inc["cause"])
@@ -122,8 +126,17 @@ def test_findings_are_well_formed(planted):
     scores = [f["score"] for f in r["findings"]]
     assert scores == sorted(scores, reverse=True)
     for f in r["findings"]:
-        assert {"dimension", "value", "contribution", "surprise", "score", "confidence",
-                "confidence_value", "evidence", "explanation"} <= set(f)  # fmt: skip
+        assert {
+            "dimension",
+            "value",
+            "contribution",
+            "surprise",
+            "score",
+            "confidence",
+            "confidence_value",
+            "evidence",
+            "explanation",
+        } <= set(f)
         assert f["confidence"] in ("high", "medium", "low")
         assert 0.0 <= f["confidence_value"] <= 1.0
         assert isinstance(f["explanation"], str) and f["explanation"].endswith(".")
@@ -183,9 +196,23 @@ def test_cli_json_and_table(ingested):
     def _noop() -> None:  # a second command keeps typer in multi-command mode
         pass
 
-    base = ["rootcause", "--metric", inc["metric"], "--slice", "node=CUSTOMS_DECLARED",
-            "--period", inc["period"], "--baseline", inc["baseline"], "--data-dir", str(settings.data_dir),
-            "--backend", "embedded", "--top", "3"]  # fmt: skip
+    base = [
+        "rootcause",
+        "--metric",
+        inc["metric"],
+        "--slice",
+        "node=CUSTOMS_DECLARED",
+        "--period",
+        inc["period"],
+        "--baseline",
+        inc["baseline"],
+        "--data-dir",
+        str(settings.data_dir),
+        "--backend",
+        "embedded",
+        "--top",
+        "3",
+    ]
     res = CliRunner().invoke(app, [*base, "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)

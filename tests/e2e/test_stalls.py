@@ -9,12 +9,12 @@ import polars as pl
 import pytest
 
 from orderscope.analytics.baselines import (
-    K,
     LEVEL_CELL,
     LEVEL_NODE,
     LEVEL_NODE_WH,
     MAD_SCALE,
     MIN_SAMPLES,
+    K,
     learn_baselines,
 )
 from orderscope.analytics.stalls import STALL_SCHEMA, find_stalls, threshold_grid
@@ -62,7 +62,7 @@ def test_baselines_and_thresholds_are_sane(default_store):
     assert (grid["threshold_ms"] == expect).all()
     # 3,000 orders: most hour-of-week cells are too sparse, so the fallbacks carry the grid
     levels = grid["baseline_level"].value_counts().to_dict(as_series=False)
-    counts = dict(zip(levels["baseline_level"], levels["count"]))
+    counts = dict(zip(levels["baseline_level"], levels["count"], strict=False))
     assert counts.get(LEVEL_NODE_WH, 0) > counts.get(LEVEL_CELL, 0) > 0
     assert counts.get(LEVEL_NODE, 0) > 0
     # a node's level row agrees with a hand computation
@@ -121,7 +121,7 @@ def test_open_stalls_against_the_data_clock(default_store):
     assert ahead.height > now.height
     assert ahead["open"].all() and ahead["left_at"].is_null().all()
     assert ahead.height <= opened
-    expect = ((later - ahead["entered_at"].min()).total_seconds() * 1000)
+    expect = (later - ahead["entered_at"].min()).total_seconds() * 1000
     assert ahead["dwell_ms"].max() == pytest.approx(expect, abs=1)
     assert past.height > 0 and past["open"].all()
     assert (past["entered_at"] <= earlier).all()
@@ -161,8 +161,9 @@ def test_server_backend_agrees_with_embedded(ingested):
     for settings in (embedded, server):
         with open_stores(settings, read_only=True) as stores:
             stalls = find_stalls(stores, since).sort("order_id", "node", "visit")
-            opened = find_stalls(stores, None, open_only=True,
-                                 as_of=stores.series.data_clock() + timedelta(days=2))
+            opened = find_stalls(
+                stores, None, open_only=True, as_of=stores.series.data_clock() + timedelta(days=2)
+            )
             flows = flow_anomalies(stores, inc["period"], inc["baseline"])
             health = slice_health(stores, ["region"], inc["period"]).sort("region")
         results.append((stalls, opened.sort("order_id", "node", "visit"), flows, health))

@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from orderscope.cli.display import MAX_RAW, MAX_VALUE, esc, visible
 from rich.console import Console
 from rich.table import Table
+
+from orderscope.cli.display import MAX_RAW, MAX_VALUE, esc, visible
 
 # What a source system may well send: rich markup, an OSC 8 link, ANSI colour, a carriage return
 # that would overwrite the line, and a backslash just before the markup that follows the value.
@@ -34,9 +35,39 @@ def _render(markup: str) -> str:
     return buf.getvalue().removesuffix("\n")
 
 
-TRICKY = ["[", "]", "/", "\\", "bold", "red", "link=", "=", "@", "#", ":", "smile", "\x1b", "\r",
-          "\n", "\t", "\x00", "\x7f", "\x9b", "\u202e", "\u2028", "é", "€", " ", "x", "[/]", "[b]",
-          "none", "[none][/none]", "[@click]", "[link=http://x]"]
+TRICKY = [
+    "[",
+    "]",
+    "/",
+    "\\",
+    "bold",
+    "red",
+    "link=",
+    "=",
+    "@",
+    "#",
+    ":",
+    "smile",
+    "\x1b",
+    "\r",
+    "\n",
+    "\t",
+    "\x00",
+    "\x7f",
+    "\x9b",
+    "\u202e",
+    "\u2028",
+    "é",
+    "€",
+    " ",
+    "x",
+    "[/]",
+    "[b]",
+    "none",
+    "[none][/none]",
+    "[@click]",
+    "[link=http://x]",
+]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -68,8 +99,15 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     # A wide terminal so that no table cell wraps a value over two lines.
     env = {**os.environ, "COLUMNS": "4000", "NO_COLOR": "1"}
     env.pop("ORDERSCOPE_BACKEND", None)
-    proc = subprocess.run([sys.executable, "-m", "orderscope.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "orderscope.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     return proc
 
 

@@ -61,7 +61,7 @@ def test_repeat_within_one_file_conflict_or_duplicate(generated, copy_of, embedd
     path = folder / "payments.csv"
     lines = path.read_text().splitlines()
     header = lines[0].split(",")
-    row = dict(zip(header, next(csv.reader([lines[1]]))))
+    row = dict(zip(header, next(csv.reader([lines[1]])), strict=False))
     changed = dict(row, amount=str(float(row["amount"]) + 1))
     with path.open("a") as f:
         f.write(lines[1] + "\n")  # duplicate
@@ -70,7 +70,11 @@ def test_repeat_within_one_file_conflict_or_duplicate(generated, copy_of, embedd
     c = report["kinds"]["payments"]
     n = len(lines) - 1
     assert (c["rows_read"], c["accepted"], c["duplicate"], c["conflict"], c["rejected"]) == (
-        n + 2, n, 1, 1, 0
+        n + 2,
+        n,
+        1,
+        1,
+        0,
     )
     (reason,) = _conflicts(embedded)["reason"].to_list()
     assert "row 1 of this file" in reason
@@ -99,8 +103,12 @@ def test_json_fields_compare_by_value_not_text(generated, copy_of, embedded):
     ingest_folder(folder, embedded)
     events = [json.loads(line) for line in (folder / "order_events.jsonl").read_text().splitlines()]
     with_diff = next(e for e in events if e.get("diff"))
-    respaced = dict(with_diff, diff=json.dumps(json.loads(with_diff["diff"]), indent=2)
-                    if isinstance(with_diff["diff"], str) else with_diff["diff"])  # fmt: skip
+    respaced = dict(
+        with_diff,
+        diff=json.dumps(json.loads(with_diff["diff"]), indent=2)
+        if isinstance(with_diff["diff"], str)
+        else with_diff["diff"],
+    )
     later = copy_of(generated(), "later")
     _only(later, {"order_events"})
     (later / "order_events.jsonl").write_text(json.dumps(respaced) + "\n")

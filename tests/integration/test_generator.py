@@ -46,7 +46,9 @@ def read(folder: Path, name: str) -> pl.DataFrame:
     else:
         return pl.read_parquet(path)
     ts = [c.name for c in kind.columns if c.type == "ts"]
-    return df.with_columns(pl.col(c).str.to_datetime(TS_FMT, time_zone="UTC") for c in ts if df[c].dtype == pl.String)
+    return df.with_columns(
+        pl.col(c).str.to_datetime(TS_FMT, time_zone="UTC") for c in ts if df[c].dtype == pl.String
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +74,11 @@ def test_summary_and_columns(tmp_path):
         else:
             first = json.loads(path.read_text().splitlines()[0])
             assert list(first) == names
-        assert summary[kind.name] == (pq.read_metadata(path).num_rows if kind.format == "parquet"
-                                      else sum(1 for _ in path.open()) - (kind.format == "csv"))  # fmt: skip
+        assert summary[kind.name] == (
+            pq.read_metadata(path).num_rows
+            if kind.format == "parquet"
+            else sum(1 for _ in path.open()) - (kind.format == "csv")
+        )
         assert summary[kind.name] > 0, kind.name
 
 
@@ -92,7 +97,11 @@ def test_timestamps_have_offsets_and_ms(default):
         if kind.format == "parquet":
             continue
         path = default / kind.file_name
-        raw = pl.read_csv(path, infer_schema_length=0) if kind.format == "csv" else pl.read_ndjson(path, infer_schema_length=None)
+        raw = (
+            pl.read_csv(path, infer_schema_length=0)
+            if kind.format == "csv"
+            else pl.read_ndjson(path, infer_schema_length=None)
+        )
         for c in (c.name for c in kind.columns if c.type == "ts"):
             vals = raw[c].drop_nulls().cast(pl.String)
             assert vals.str.contains(r"T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})$").all(), (kind.name, c)
@@ -101,7 +110,9 @@ def test_timestamps_have_offsets_and_ms(default):
 
 def test_every_transition_is_legal(events):
     cat = load_catalog()
-    for fr, to, rc, ev in events.select("from_state", "to_state", "reason_code", "evidence").unique().iter_rows():
+    for fr, to, rc, ev in (
+        events.select("from_state", "to_state", "reason_code", "evidence").unique().iter_rows()
+    ):
         t = cat.transition(fr, to)
         assert t is not None, (fr, to)
         if t.reason == "required":
@@ -126,7 +137,11 @@ def test_specific_evidence(default, events):
     assert rework["evidence"].is_in(qc.filter(pl.col("result") != "pass")["report_no"].implode()).all()
     apr = read(default, "approvals")
     reinst = events.filter(pl.col("from_state") == "CANCELLED", pl.col("to_state") == "PAID")
-    assert reinst["evidence"].is_in(apr.filter(pl.col("approval_type") == "reinstatement")["approval_id"].implode()).all()
+    assert (
+        reinst["evidence"]
+        .is_in(apr.filter(pl.col("approval_type") == "reinstatement")["approval_id"].implode())
+        .all()
+    )
     assert events.filter(pl.col("to_state") == "CANCELLED")["reason_code"].null_count() == 0
     amend = events.filter(pl.col("from_state") == pl.col("to_state"))
     assert amend.height > 0 and amend["diff"].null_count() == 0
@@ -137,7 +152,9 @@ def test_specific_evidence(default, events):
     ids_by_kind = {
         k.name: set(read(default, k.name)[k.key]) for k in SOURCE_KINDS if k.key and k.name != "order_events"
     }
-    impacts = events.filter(pl.col("impact").is_not_null()).select(pl.col("impact").explode()).unnest("impact")
+    impacts = (
+        events.filter(pl.col("impact").is_not_null()).select(pl.col("impact").explode()).unnest("impact")
+    )
     for kind, rec_id in impacts.unique().iter_rows():
         assert rec_id in ids_by_kind[kind], (kind, rec_id)
 
@@ -164,8 +181,13 @@ def test_nothing_after_end(default, events):
     for kind in SOURCE_KINDS:
         df = read(default, kind.name)
         assert df[kind.time_column].max() < end, kind.name
-    open_share = events.group_by("order_id").agg(pl.col("to_state").last()).filter(
-        ~pl.col("to_state").is_in(["DELIVERED", "REFUNDED", "CANCELLED"])).height / N  # fmt: skip
+    open_share = (
+        events.group_by("order_id")
+        .agg(pl.col("to_state").last())
+        .filter(~pl.col("to_state").is_in(["DELIVERED", "REFUNDED", "CANCELLED"]))
+        .height
+        / N
+    )
     assert 0.01 < open_share < 0.15
 
 
@@ -191,24 +213,37 @@ def test_ground_truth_qc(default, events):
     assert last["calibration_id"].to_list() == q["evidence"]["equipment_calibrations"]
     p0 = pl.Series([q["period_range"][0]]).str.to_datetime(TS_FMT, time_zone="UTC")[0]
     assert last["due_at"][0] < p0
-    clim = read(default, "climate_readings").filter(pl.col("sensor_id") == q["evidence"]["climate_readings"][0])
+    clim = read(default, "climate_readings").filter(
+        pl.col("sensor_id") == q["evidence"]["climate_readings"][0]
+    )
     assert clim.filter(_week_mask("at", q["period_range"]))["humidity_pct"].mean() > 70
     assert clim.filter(_week_mask("at", q["baseline_range"]))["humidity_pct"].mean() < 60
     # the region's fulfilment cycle (created -> handed over) rises in the incident week
     orders = read(default, "orders").select("order_id", "region")
-    cyc = events.group_by("order_id").agg(
-        pl.col("at").filter(pl.col("to_state") == "CREATED").first().alias("c"),
-        pl.col("at").filter(pl.col("to_state") == "HANDED_OVER").first().alias("h"),
-    ).join(orders, on="order_id").filter(pl.col("region") == q["slice"]["region"])
+    cyc = (
+        events.group_by("order_id")
+        .agg(
+            pl.col("at").filter(pl.col("to_state") == "CREATED").first().alias("c"),
+            pl.col("at").filter(pl.col("to_state") == "HANDED_OVER").first().alias("h"),
+        )
+        .join(orders, on="order_id")
+        .filter(pl.col("region") == q["slice"]["region"])
+    )
     cyc = cyc.with_columns(((pl.col("h") - pl.col("c")).dt.total_minutes() / 60).alias("hours"))
-    delta = cyc.filter(_week_mask("h", q["period_range"]))["hours"].mean() - cyc.filter(
-        _week_mask("h", q["baseline_range"]))["hours"].mean()  # fmt: skip
+    delta = (
+        cyc.filter(_week_mask("h", q["period_range"]))["hours"].mean()
+        - cyc.filter(_week_mask("h", q["baseline_range"]))["hours"].mean()
+    )
     assert delta > 0.4
     assert set(q["affected_orders"]) <= set(orders["order_id"])
 
 
 def test_ground_truth_customs(default, events):
-    c = next(i for i in json.loads((default / "ground_truth.json").read_text())["incidents"] if i["id"] == "customs_stall")
+    c = next(
+        i
+        for i in json.loads((default / "ground_truth.json").read_text())["incidents"]
+        if i["id"] == "customs_stall"
+    )
     broker = c["cause"]["broker_id"]
     s = read(default, "operator_sessions").filter(pl.col("actor_id") == broker)
     lo, hi = (pl.Series([x]).str.to_datetime(TS_FMT, time_zone="UTC")[0] for x in c["window"])
@@ -220,23 +255,34 @@ def test_ground_truth_customs(default, events):
     decl = read(default, "customs_declarations")
     stalled = decl.filter(pl.col("declaration_no").is_in(c["evidence"]["customs_declarations"]))
     assert stalled.height > 0 and (stalled["broker_id"] == broker).all()
-    d = events.filter(pl.col("to_state") == "CUSTOMS_DECLARED", pl.col("from_state") != "CUSTOMS_DECLARED").select(
-        "order_id", pl.col("at").alias("d"))
+    d = events.filter(
+        pl.col("to_state") == "CUSTOMS_DECLARED", pl.col("from_state") != "CUSTOMS_DECLARED"
+    ).select("order_id", pl.col("at").alias("d"))
     k = events.filter(pl.col("to_state") == "CUSTOMS_CLEARED").select("order_id", pl.col("at").alias("k"))
-    dw = d.join(k, on="order_id").with_columns(((pl.col("k") - pl.col("d")).dt.total_minutes() / 60).alias("h"))
+    dw = d.join(k, on="order_id").with_columns(
+        ((pl.col("k") - pl.col("d")).dt.total_minutes() / 60).alias("h")
+    )
     hit = dw.filter(pl.col("order_id").is_in(c["affected_orders"]))["h"]
     rest = dw.filter(~pl.col("order_id").is_in(c["affected_orders"]))["h"]
     assert hit.median() > rest.median() + 15
 
 
 def test_ground_truth_loop(default, events):
-    lp = next(i for i in json.loads((default / "ground_truth.json").read_text())["incidents"] if i["id"] == "flow_loop")
+    lp = next(
+        i
+        for i in json.loads((default / "ground_truth.json").read_text())["incidents"]
+        if i["id"] == "flow_loop"
+    )
     orders = read(default, "orders")
     loops = events.filter(pl.col("from_state") == "CANCELLED", pl.col("to_state") == "PAID").join(
-        orders.select("order_id", "channel", "sku_category"), on="order_id")  # fmt: skip
+        orders.select("order_id", "channel", "sku_category"), on="order_id"
+    )
     sl = lp["slice"]
-    inside = loops.filter(pl.col("channel") == sl["channel"], pl.col("sku_category") == sl["sku_category"],
-                          _week_mask("at", lp["period_range"]))  # fmt: skip
+    inside = loops.filter(
+        pl.col("channel") == sl["channel"],
+        pl.col("sku_category") == sl["sku_category"],
+        _week_mask("at", lp["period_range"]),
+    )
     assert inside.height > 0.7 * loops.filter(_week_mask("at", lp["period_range"])).height
     assert set(lp["affected_orders"]) <= set(inside["order_id"])
     assert set(lp["evidence"]["approvals"]) <= set(read(default, "approvals")["approval_id"])
@@ -248,14 +294,21 @@ def test_clean_has_no_incident(clean):
     # no equipment is used past its calibration due date
     qc = read(clean, "qc_reports")
     cal = read(clean, "equipment_calibrations").sort("calibrated_at")
-    last = qc.sort("inspected_at").join_asof(cal.select("equipment_id", "calibrated_at", "due_at"),
-                                              left_on="inspected_at", right_on="calibrated_at", by="equipment_id",
-                                              check_sortedness=False)  # fmt: skip
+    last = qc.sort("inspected_at").join_asof(
+        cal.select("equipment_id", "calibrated_at", "due_at"),
+        left_on="inspected_at",
+        right_on="calibrated_at",
+        by="equipment_id",
+        check_sortedness=False,
+    )
     assert last.filter(pl.col("due_at") < pl.col("inspected_at")).height == 0
     assert read(clean, "climate_readings")["humidity_pct"].max() < 70
     # no equipment-week with a rework rate far above normal
-    weekly = qc.group_by("equipment_id", pl.col("inspected_at").dt.week()).agg(
-        pl.col("result").ne("pass").mean().alias("r"), pl.len()).filter(pl.col("len") >= 20)  # fmt: skip
+    weekly = (
+        qc.group_by("equipment_id", pl.col("inspected_at").dt.week())
+        .agg(pl.col("result").ne("pass").mean().alias("r"), pl.len())
+        .filter(pl.col("len") >= 20)
+    )
     assert weekly["r"].max() < 0.2
     # brokers log in at their normal rate
     s = read(clean, "operator_sessions").filter(pl.col("role") == "broker")

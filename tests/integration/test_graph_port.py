@@ -16,10 +16,10 @@ import pytest
 
 from orderscope.graph.port import GraphStore
 from orderscope.sources import (
-    FRAME_TYPES,
     APPROVALS,
     ENTITY_LABELS,
     EQUIPMENT_CALIBRATIONS,
+    FRAME_TYPES,
     ORDERS,
     PAYMENTS,
     QC_REPORTS,
@@ -172,18 +172,46 @@ def load_basic(store: GraphStore) -> None:
         frame(
             PAYMENTS,
             [
-                {"payment_id": "P2", "order_id": "O1", "method": "card", "amount": 10.0,
-                 "currency": "EUR", "status": "captured", "authorized_at": ts(1, 10),
-                 "captured_at": ts(1, 11)},
-                {"payment_id": "P1", "order_id": "O1", "method": "card", "amount": 9.5,
-                 "currency": "EUR", "status": "authorized", "authorized_at": ts(1, 10)},
-                {"payment_id": "P0", "order_id": "O1", "method": "voucher", "amount": 0.0,
-                 "currency": "EUR", "status": "captured", "authorized_at": ts(1, 12)},
-                {"payment_id": "P9", "order_id": "O2", "method": "card", "amount": 5.0,
-                 "currency": "EUR", "status": "captured", "authorized_at": ts(1, 8)},
+                {
+                    "payment_id": "P2",
+                    "order_id": "O1",
+                    "method": "card",
+                    "amount": 10.0,
+                    "currency": "EUR",
+                    "status": "captured",
+                    "authorized_at": ts(1, 10),
+                    "captured_at": ts(1, 11),
+                },
+                {
+                    "payment_id": "P1",
+                    "order_id": "O1",
+                    "method": "card",
+                    "amount": 9.5,
+                    "currency": "EUR",
+                    "status": "authorized",
+                    "authorized_at": ts(1, 10),
+                },
+                {
+                    "payment_id": "P0",
+                    "order_id": "O1",
+                    "method": "voucher",
+                    "amount": 0.0,
+                    "currency": "EUR",
+                    "status": "captured",
+                    "authorized_at": ts(1, 12),
+                },
+                {
+                    "payment_id": "P9",
+                    "order_id": "O2",
+                    "method": "card",
+                    "amount": 5.0,
+                    "currency": "EUR",
+                    "status": "captured",
+                    "authorized_at": ts(1, 8),
+                },
             ],
         ),
-    )  # fmt: skip
+    )
     store.add_records(
         QC_REPORTS,
         frame(
@@ -214,24 +242,46 @@ def load_basic(store: GraphStore) -> None:
         frame(
             WAREHOUSE_TASKS,
             [
-                {"task_id": "T1", "order_id": "O1", "task_type": "pick", "wave_id": "WV1",
-                 "warehouse_id": "W1", "zone_id": "Z1", "operator_id": "OP2",
-                 "started_at": ts(1, 13), "ended_at": ts(1, 14)},
-                {"task_id": "T2", "order_id": "O1", "task_type": "pack", "warehouse_id": "W1",
-                 "zone_id": "Z3", "operator_id": "OP1", "started_at": ts(1, 15)},
+                {
+                    "task_id": "T1",
+                    "order_id": "O1",
+                    "task_type": "pick",
+                    "wave_id": "WV1",
+                    "warehouse_id": "W1",
+                    "zone_id": "Z1",
+                    "operator_id": "OP2",
+                    "started_at": ts(1, 13),
+                    "ended_at": ts(1, 14),
+                },
+                {
+                    "task_id": "T2",
+                    "order_id": "O1",
+                    "task_type": "pack",
+                    "warehouse_id": "W1",
+                    "zone_id": "Z3",
+                    "operator_id": "OP1",
+                    "started_at": ts(1, 15),
+                },
             ],
         ),
-    )  # fmt: skip
+    )
     store.add_records(
         SHIPMENTS,
         frame(
             SHIPMENTS,
             [
-                {"waybill": "WB1", "order_id": "O1", "carrier_id": "CR1", "origin_hub": "H1",
-                 "dest_hub": "H2", "service_level": "std", "created_at": ts(3, 8)},
+                {
+                    "waybill": "WB1",
+                    "order_id": "O1",
+                    "carrier_id": "CR1",
+                    "origin_hub": "H1",
+                    "dest_hub": "H2",
+                    "service_level": "std",
+                    "created_at": ts(3, 8),
+                },
             ],
         ),
-    )  # fmt: skip
+    )
 
 
 def count(store: GraphStore, cypher: str, **params: Any) -> int:
@@ -304,7 +354,14 @@ def test_entities_created_once_across_batches(graph_store: GraphStore) -> None:
     assert c["rel:IN_ZONE"] == 6
     eq_zone = "MATCH (:`Equipment`)-[r:`IN_ZONE`]->(:`Zone`) RETURN count(r) AS n"
     assert count(graph_store, eq_zone) == 2
-    assert count(graph_store, "MATCH (z:`Zone`)<-[:`IN_ZONE`]-(q:`QCReport`) WHERE z.id = $z RETURN count(q) AS n", z="Z1") == 3  # noqa: E501
+    assert (
+        count(
+            graph_store,
+            "MATCH (z:`Zone`)<-[:`IN_ZONE`]-(q:`QCReport`) WHERE z.id = $z RETURN count(q) AS n",
+            z="Z1",
+        )
+        == 3
+    )
 
 
 def test_null_entity_ids_create_no_node_or_link(graph_store: GraphStore) -> None:
@@ -324,19 +381,20 @@ def test_entity_relations_are_merged_not_duplicated(graph_store: GraphStore) -> 
     load_basic(graph_store)
     # E1-Z1 and E2-Z2 came from QC reports; calibrations name them again, plus E3-Z1, E9-Z9.
     pairs = graph_store.query(
-        "MATCH (e:`Equipment`)-[:`IN_ZONE`]->(z:`Zone`) "
-        "RETURN e.id AS eq, z.id AS zone ORDER BY eq, zone"
+        "MATCH (e:`Equipment`)-[:`IN_ZONE`]->(z:`Zone`) RETURN e.id AS eq, z.id AS zone ORDER BY eq, zone"
     )
     assert pairs.rows() == [("E1", "Z1"), ("E2", "Z2"), ("E3", "Z1"), ("E9", "Z9")]
     zw = graph_store.query(
-        "MATCH (z:`Zone`)-[:`IN_WAREHOUSE`]->(w:`Warehouse`) "
-        "RETURN z.id AS zone, w.id AS wh ORDER BY zone"
+        "MATCH (z:`Zone`)-[:`IN_WAREHOUSE`]->(w:`Warehouse`) RETURN z.id AS zone, w.id AS wh ORDER BY zone"
     )
     # Zone Z3 appears only in a task: tasks relate it to W1 too.
     assert zw.rows() == [("Z1", "W1"), ("Z2", "W1"), ("Z3", "W1"), ("Z9", "W9")]
     # The same calibrations again (new keys) add nodes but no relation.
     before = graph_store.counts()
-    again = frame(EQUIPMENT_CALIBRATIONS, [cal_row("CAL-x", "E1", ts(5)), cal_row("CAL-y", "E9", ts(5), zone_id="Z9", warehouse_id="W9")])  # noqa: E501
+    again = frame(
+        EQUIPMENT_CALIBRATIONS,
+        [cal_row("CAL-x", "E1", ts(5)), cal_row("CAL-y", "E9", ts(5), zone_id="Z9", warehouse_id="W9")],
+    )
     assert graph_store.add_records(EQUIPMENT_CALIBRATIONS, again) == 2
     after = graph_store.counts()
     assert after["node:Calibration"] == before["node:Calibration"] + 2
@@ -349,9 +407,7 @@ def test_entity_relations_are_merged_not_duplicated(graph_store: GraphStore) -> 
 def test_order_properties(graph_store: GraphStore) -> None:
     load_basic(graph_store)
     o = graph_store.order("O2")
-    assert o == order_row(
-        "O2", customer_id="C2", quantity=1, amount=5.0, cross_border=True
-    )
+    assert o == order_row("O2", customer_id="C2", quantity=1, amount=5.0, cross_border=True)
     assert o["created_at"].tzinfo is not None and o["created_at"].utcoffset() == dt.timedelta(0)
     assert isinstance(o["quantity"], int) and isinstance(o["cross_border"], bool)
     assert graph_store.order("nope") is None
@@ -406,13 +462,34 @@ def test_counts(graph_store: GraphStore) -> None:
     load_basic(graph_store)
     c = graph_store.counts()
     expected = {
-        "node:Order": 3, "node:Payment": 4, "node:QCReport": 4, "node:Calibration": 5,
-        "node:WarehouseTask": 2, "node:Shipment": 1, "node:Approval": 0,
-        "node:Customer": 2, "node:Region": 2, "node:Warehouse": 3, "node:Zone": 4,
-        "node:Equipment": 4, "node:Operator": 2, "node:Carrier": 1, "node:Hub": 2, "node:Sku": 1,
-        "rel:HAS_PAYMENT": 4, "rel:HAS_QC_REPORT": 4, "rel:HAS_TASK": 2, "rel:SHIPPED_AS": 1,
-        "rel:CALIBRATES": 5, "rel:USED_EQUIPMENT": 4, "rel:PLACED_BY": 3, "rel:FROM_HUB": 1,
-        "rel:TO_HUB": 1, "rel:CARRIED_BY": 1, "rel:DONE_BY": 2, "rel:HAS_APPROVAL": 0,
+        "node:Order": 3,
+        "node:Payment": 4,
+        "node:QCReport": 4,
+        "node:Calibration": 5,
+        "node:WarehouseTask": 2,
+        "node:Shipment": 1,
+        "node:Approval": 0,
+        "node:Customer": 2,
+        "node:Region": 2,
+        "node:Warehouse": 3,
+        "node:Zone": 4,
+        "node:Equipment": 4,
+        "node:Operator": 2,
+        "node:Carrier": 1,
+        "node:Hub": 2,
+        "node:Sku": 1,
+        "rel:HAS_PAYMENT": 4,
+        "rel:HAS_QC_REPORT": 4,
+        "rel:HAS_TASK": 2,
+        "rel:SHIPPED_AS": 1,
+        "rel:CALIBRATES": 5,
+        "rel:USED_EQUIPMENT": 4,
+        "rel:PLACED_BY": 3,
+        "rel:FROM_HUB": 1,
+        "rel:TO_HUB": 1,
+        "rel:CARRIED_BY": 1,
+        "rel:DONE_BY": 2,
+        "rel:HAS_APPROVAL": 0,
         # 3 orders + W1->EU, W2->US
         "rel:IN_REGION": 5,
         # 4 QC reports + 2 tasks + equipment pairs E1-Z1, E2-Z2, E3-Z1, E9-Z9
@@ -421,7 +498,7 @@ def test_counts(graph_store: GraphStore) -> None:
         "rel:AT_WAREHOUSE": 6,
         # Z1-W1, Z2-W1, Z3-W1, Z9-W9
         "rel:IN_WAREHOUSE": 4,
-    }  # fmt: skip
+    }
     assert {k: c[k] for k in expected} == expected
 
 
@@ -454,17 +531,25 @@ def test_parameters_are_safe(graph_store: GraphStore) -> None:
         APPROVALS,
         frame(
             APPROVALS,
-            [{"approval_id": f"A-{i}", "order_id": o, "approval_type": "refund",
-              "approver_id": "OP'1", "decision": "yes", "requested_at": ts(2),
-              "comment": "it's \"fine\" `ok` // MATCH (n) DETACH DELETE n"}
-             for i, o in enumerate(NASTY)],
+            [
+                {
+                    "approval_id": f"A-{i}",
+                    "order_id": o,
+                    "approval_type": "refund",
+                    "approver_id": "OP'1",
+                    "decision": "yes",
+                    "requested_at": ts(2),
+                    "comment": 'it\'s "fine" `ok` // MATCH (n) DETACH DELETE n',
+                }
+                for i, o in enumerate(NASTY)
+            ],
         ),
-    )  # fmt: skip
+    )
     for o in NASTY:
         assert graph_store.order(o)["customer_id"] == o + "-c"  # type: ignore[index]
         recs = graph_store.order_records(o)["approvals"]
         assert len(recs) == 1
-        assert recs[0][col(APPROVALS, "comment")].startswith("it's \"fine\"")
+        assert recs[0][col(APPROVALS, "comment")].startswith('it\'s "fine"')
     assert graph_store.known_keys(ORDERS, pl.Series(NASTY + ["' OR 1=1 //"])).to_list() == NASTY
     assert graph_store.order("' OR 1=1 //") is None
     assert graph_store.order_records("x' OR true //")["approvals"] == []
@@ -569,9 +654,7 @@ def test_neo4j_batched_writes_match_ladybug(tmp_path: Path, neo4j_store: Any) ->
 @pytest.mark.server
 def test_neo4j_small_add_is_atomic(neo4j_store: Any) -> None:
     neo4j_store.add_records(ORDERS, frame(ORDERS, [order_row("O1")]))
-    bad = frame(
-        QC_REPORTS, [qc_row("QC1", "O1", ts(2), "E1"), qc_row("QC2", "missing", ts(2), "E2")]
-    )
+    bad = frame(QC_REPORTS, [qc_row("QC1", "O1", ts(2), "E1"), qc_row("QC2", "missing", ts(2), "E2")])
     with pytest.raises(ValueError, match="does not exist"):
         neo4j_store.add_records(QC_REPORTS, bad)
     c = neo4j_store.counts()

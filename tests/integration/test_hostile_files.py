@@ -14,6 +14,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from orderscope.ingest.readers import (
     MAX_RECORD_BYTES,
     ROW,
@@ -114,11 +115,17 @@ def test_text_named_parquet(tmp_path, orders):
 
 def _climate(n: int, **extra) -> pa.Table:
     at = pa.array([1_700_000_000_000 + i * 60_000 for i in range(n)], type=pa.timestamp("ms", "UTC"))
-    return pa.table({
-        "sensor_id": [f"S{i % 7}" for i in range(n)], "warehouse_id": ["W"] * n,
-        "zone_id": ["Z"] * n, "at": at, "temperature_c": [20.0] * n,
-        "humidity_pct": [45.0] * n, **extra,
-    })  # fmt: skip
+    return pa.table(
+        {
+            "sensor_id": [f"S{i % 7}" for i in range(n)],
+            "warehouse_id": ["W"] * n,
+            "zone_id": ["Z"] * n,
+            "at": at,
+            "temperature_c": [20.0] * n,
+            "humidity_pct": [45.0] * n,
+            **extra,
+        }
+    )
 
 
 def test_parquet_row_group_corrupt_mid_file(tmp_path):
@@ -134,9 +141,7 @@ def test_parquet_row_group_corrupt_mid_file(tmp_path):
     assert first.rows.height == 1000 and first.rows[ROW].to_list()[:2] == [1, 2]
     with pytest.raises(UnreadableFile) as caught:
         list(chunks)
-    assert str(caught.value).startswith(
-        "climate_readings.parquet: corrupt Parquet data after row 1,000 ("
-    )
+    assert str(caught.value).startswith("climate_readings.parquet: corrupt Parquet data after row 1,000 (")
     assert str(caught.value).endswith("export it again (the 1,000 rows before it were read)")
 
 
@@ -233,9 +238,14 @@ def test_header_only_csv_has_no_rows(tmp_path, orders):
 
 @pytest.mark.parametrize(
     "encoding, name",
-    [("utf-8-sig", "UTF-8 with a BOM"), ("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"),
-     ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32")],
-)  # fmt: skip
+    [
+        ("utf-8-sig", "UTF-8 with a BOM"),
+        ("utf-16", "UTF-16"),
+        ("utf-16-le", "UTF-16"),
+        ("utf-16-be", "UTF-16"),
+        ("utf-32", "UTF-32"),
+    ],
+)
 def test_csv_bom_and_utf16_are_read(tmp_path, orders, encoding, name):
     text = orders.decode().replace("C000147", "Zoë-Čapek")
     plain = read(_source(tmp_path / "plain", "orders.csv", text.encode()))
@@ -339,8 +349,9 @@ def test_broken_quote_rejects_only_its_line(tmp_path, orders):
 
 def test_csv_chunks_number_rows_from_the_start_of_the_file(tmp_path, orders):
     for extra in ([], [b"\0"]):  # fast path, careful path
-        parts = _read(tmp_path / str(len(extra)), "orders.csv", b"\n".join(_lines(orders) + extra),
-                      chunk_rows=64)  # fmt: skip
+        parts = _read(
+            tmp_path / str(len(extra)), "orders.csv", b"\n".join(_lines(orders) + extra), chunk_rows=64
+        )
         rows, rejects = _all(parts)
         assert len(parts) >= 3
         assert sorted(rows[ROW].to_list() + rejects[ROW].to_list()) == list(range(1, 201 + len(extra)))
@@ -379,8 +390,7 @@ def test_jsonl_with_a_10mb_field(tmp_path, events):
     rows, rejects = _all(_read(tmp_path, "order_events.jsonl", b"\n".join(lines) + b"\n"))
     assert rows.height == len(lines) - 1 and rejects[ROW].to_list() == [4]
     assert rejects["reason"][0] == (
-        f"malformed row at line 4: the line is {len(lines[3]):,} bytes, over the "
-        "1,048,576-byte limit"
+        f"malformed row at line 4: the line is {len(lines[3]):,} bytes, over the 1,048,576-byte limit"
     )
     raw = rejects["raw"][0]
     assert len(raw) < MAX_RAW_CHARS + 40 and raw.endswith(f"(truncated, {len(lines[3])} bytes)")
@@ -477,9 +487,7 @@ def test_parquet_instant_beyond_year_9999_is_quarantined_with_its_raw_value(gene
     folder = copy_of(generated())
     path = folder / "climate_readings.parquet"
     good = pl.read_parquet(path)
-    far = good.head(1).with_columns(
-        pl.lit(2**62, dtype=pl.Int64).cast(pl.Datetime("ms", "UTC")).alias("at")
-    )
+    far = good.head(1).with_columns(pl.lit(2**62, dtype=pl.Int64).cast(pl.Datetime("ms", "UTC")).alias("at"))
     pl.concat([good, far]).write_parquet(path)
     c = ingest_folder(folder, embedded).to_dict()["kinds"]["climate_readings"]
     assert (c["accepted"], c["rejected"]) == (good.height, 1)

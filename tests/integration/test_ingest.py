@@ -17,7 +17,7 @@ from orderscope.stores import open_stores
 
 
 def _lines(path: Path) -> list[str]:
-    return [l for l in path.read_text().splitlines() if l.strip()]
+    return [line for line in path.read_text().splitlines() if line.strip()]
 
 
 def _source_rows(folder: Path) -> dict[str, int]:
@@ -65,7 +65,7 @@ def _damage(folder: Path) -> dict[str, tuple[int, int, int]]:
     orders = folder / "orders.csv"
     lines = _lines(orders)
     header = lines[0].split(",")
-    good_order = dict(zip(header, next(__import__("csv").reader([lines[1]]))))
+    good_order = dict(zip(header, next(__import__("csv").reader([lines[1]])), strict=False))
     naive = dict(good_order, order_id="O-NAIVE", created_at="2026-11-02T10:00:00")
     with orders.open("a") as f:
         f.write(lines[1] + "\n")  # duplicate of the first order
@@ -80,8 +80,16 @@ def _damage(folder: Path) -> dict[str, tuple[int, int, int]]:
         "{this is not json",
         json.dumps(dict(first, event_id="EV-UNKNOWN", order_id="O-DOES-NOT-EXIST")),
         json.dumps(dict(first, event_id="EV-ILLEGAL", from_state="CREATED", to_state="DELIVERED")),
-        json.dumps(dict(first, event_id="EV-NOREASON", from_state="QC_INSPECTING",
-                        to_state="PICKING", reason_code=None, evidence="QC-X")),
+        json.dumps(
+            dict(
+                first,
+                event_id="EV-NOREASON",
+                from_state="QC_INSPECTING",
+                to_state="PICKING",
+                reason_code=None,
+                evidence="QC-X",
+            )
+        ),
         json.dumps(dict(first, event_id="EV-NAIVE", at="2026-11-02T10:00:00")),
     ]
     with events.open("a") as f:
@@ -89,7 +97,7 @@ def _damage(folder: Path) -> dict[str, tuple[int, int, int]]:
     payments = folder / "payments.csv"
     p_lines = _lines(payments)
     p_header = p_lines[0].split(",")
-    row = dict(zip(p_header, next(__import__("csv").reader([p_lines[1]]))))
+    row = dict(zip(p_header, next(__import__("csv").reader([p_lines[1]])), strict=False))
     with payments.open("a") as f:
         f.write(",".join(dict(row, payment_id="PAY-ABC", amount="abc")[h] for h in p_header) + "\n")
         f.write(",".join(dict(row, payment_id="PAY-NOORDER", order_id="O-NOPE")[h] for h in p_header) + "\n")
@@ -119,10 +127,15 @@ def test_damaged_copy_exact_counts_and_every_good_row_arrives(generated, copy_of
     assert stats["quarantine"] == 9
     reasons = embedded.series.quarantine_rows(100)["reason"].to_list()
     text = "\n".join(reasons)
-    for expected_reason in ["malformed row", "naive timestamp", "unknown order 'O-DOES-NOT-EXIST'",
-                            "illegal transition CREATED → DELIVERED",
-                            "missing reason code for QC_INSPECTING → PICKING",
-                            "not a number: 'abc'", "unknown order 'O-NOPE'"]:
+    for expected_reason in [
+        "malformed row",
+        "naive timestamp",
+        "unknown order 'O-DOES-NOT-EXIST'",
+        "illegal transition CREATED → DELIVERED",
+        "missing reason code for QC_INSPECTING → PICKING",
+        "not a number: 'abc'",
+        "unknown order 'O-NOPE'",
+    ]:
         assert expected_reason in text
 
 
@@ -187,16 +200,16 @@ def test_snapshot_has_five_elements_dwell_and_all_17_kinds(generated, embedded):
     folder = generated()
     ingest_folder(folder, embedded)
     order_id = embedded.series.query(
-        "SELECT order_id FROM order_events WHERE from_state = $1 AND to_state = $2 "
-        "ORDER BY order_id LIMIT 1",
+        "SELECT order_id FROM order_events WHERE from_state = $1 AND to_state = $2 ORDER BY order_id LIMIT 1",
         ["QC_INSPECTING", "PICKING"],
     ).item(0, 0)
     snap = build_snapshot(embedded, order_id)
     assert snap["order_id"] == order_id and snap["order"]["order_id"] == order_id
     assert set(snap["linked"]) == {k.name for k in SOURCE_KINDS}
     for e in snap["events"]:
-        assert {"at", "actor", "from_state", "to_state", "reason_code", "evidence", "diff",
-                "impact"} <= set(e)
+        assert {"at", "actor", "from_state", "to_state", "reason_code", "evidence", "diff", "impact"} <= set(
+            e
+        )
     rework = [e for e in snap["events"] if (e["from_state"], e["to_state"]) == ("QC_INSPECTING", "PICKING")]
     assert rework and rework[0]["reason_code"] == "QC_FAILED" and rework[0]["evidence"]
     nodes = [v["node"] for v in snap["dwell"]]

@@ -68,8 +68,11 @@ def _write(folder: Path, kind: str, rows: list[dict], names: list[str]) -> None:
         (folder / "notifications.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-          HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(plan=_plan())
 def test_every_row_is_accounted_for_and_good_rows_arrive(plan, base, tmp_path_factory):
     store_template, good = base
@@ -107,7 +110,9 @@ def test_every_row_is_accounted_for_and_good_rows_arrive(plan, base, tmp_path_fa
         for kind in KINDS:
             c = report["kinds"][kind]
             assert c["rows_read"] == c["accepted"] + c["rejected"] + c["duplicate"] + c["conflict"]
-        for kind, label, key in (("payments", "Payment", "payment_id"),
-                                 ("notifications", "Notification", "notification_id")):  # fmt: skip
+        for kind, label, key in (
+            ("payments", "Payment", "payment_id"),
+            ("notifications", "Notification", "notification_id"),
+        ):
             stored = stores.graph.query(f"MATCH (x:`{label}`) RETURN x.`{key}` AS k")
             assert untouched[kind] <= set(pl.Series(stored["k"]).to_list()), kind

@@ -53,6 +53,6 @@ def test_snapshots_are_identical_for_a_sample_of_orders(both):
         ids = e.series.query("SELECT order_id FROM orders ORDER BY order_id")["order_id"].to_list()
         sample = random.Random(3).sample(ids, 40)
         for order_id in sample:
-            assert _normalised(build_snapshot(e, order_id)) == _normalised(
-                build_snapshot(s, order_id)
-            ), order_id
+            assert _normalised(build_snapshot(e, order_id)) == _normalised(build_snapshot(s, order_id)), (
+                order_id
+            )

@@ -88,12 +88,19 @@ def events_frame(rows: list[tuple]) -> pl.DataFrame:
             "impact": [None] * len(full),
         },
         schema={
-            "event_id": pl.String, "order_id": pl.String, "at": TS, "actor_id": pl.String,
-            "actor_role": pl.String, "from_state": pl.String, "to_state": pl.String,
-            "reason_code": pl.String, "evidence": pl.String, "diff": pl.String,
+            "event_id": pl.String,
+            "order_id": pl.String,
+            "at": TS,
+            "actor_id": pl.String,
+            "actor_role": pl.String,
+            "from_state": pl.String,
+            "to_state": pl.String,
+            "reason_code": pl.String,
+            "evidence": pl.String,
+            "diff": pl.String,
             "impact": pl.String,
         },
-    )  # fmt: skip
+    )
 
 
 def lifecycle(order_id: str, states: list[str], step: float = 10.0, start: float = 0.0) -> list:
@@ -116,10 +123,14 @@ def climate_frame(rows: list[tuple]) -> pl.DataFrame:
             "humidity_pct": [40.0] * len(rows),
         },
         schema={
-            "sensor_id": pl.String, "warehouse_id": pl.String, "zone_id": pl.String, "at": TS,
-            "temperature_c": pl.Float64, "humidity_pct": pl.Float64,
+            "sensor_id": pl.String,
+            "warehouse_id": pl.String,
+            "zone_id": pl.String,
+            "at": TS,
+            "temperature_c": pl.Float64,
+            "humidity_pct": pl.Float64,
         },
-    )  # fmt: skip
+    )
 
 
 def sessions_frame(rows: list[tuple]) -> pl.DataFrame:
@@ -134,38 +145,57 @@ def sessions_frame(rows: list[tuple]) -> pl.DataFrame:
             "logout_at": [None if r[3] is None else t(r[3]) for r in rows],
         },
         schema={
-            "session_id": pl.String, "actor_id": pl.String, "role": pl.String,
-            "site": pl.String, "login_at": TS, "logout_at": TS,
+            "session_id": pl.String,
+            "actor_id": pl.String,
+            "role": pl.String,
+            "site": pl.String,
+            "login_at": TS,
+            "logout_at": TS,
         },
-    )  # fmt: skip
+    )
 
 
 def orders_frame(ids: list[str]) -> pl.DataFrame:
     n = len(ids)
     return pl.DataFrame(
         {
-            "order_id": ids, "customer_id": ["C1"] * n, "channel": ["web"] * n,
-            "region": ["EU"] * n, "warehouse_id": ["WH1"] * n, "sku": ["SKU1"] * n,
-            "sku_category": ["toys"] * n, "quantity": [1] * n, "amount": [9.5] * n,
-            "currency": ["EUR"] * n, "destination_country": ["DE"] * n,
-            "cross_border": [False] * n, "created_at": [T0] * n,
+            "order_id": ids,
+            "customer_id": ["C1"] * n,
+            "channel": ["web"] * n,
+            "region": ["EU"] * n,
+            "warehouse_id": ["WH1"] * n,
+            "sku": ["SKU1"] * n,
+            "sku_category": ["toys"] * n,
+            "quantity": [1] * n,
+            "amount": [9.5] * n,
+            "currency": ["EUR"] * n,
+            "destination_country": ["DE"] * n,
+            "cross_border": [False] * n,
+            "created_at": [T0] * n,
             "promised_at": [T0 + timedelta(days=2)] * n,
         },
         schema={
-            "order_id": pl.String, "customer_id": pl.String, "channel": pl.String,
-            "region": pl.String, "warehouse_id": pl.String, "sku": pl.String,
-            "sku_category": pl.String, "quantity": pl.Int64, "amount": pl.Float64,
-            "currency": pl.String, "destination_country": pl.String,
-            "cross_border": pl.Boolean, "created_at": TS, "promised_at": TS,
+            "order_id": pl.String,
+            "customer_id": pl.String,
+            "channel": pl.String,
+            "region": pl.String,
+            "warehouse_id": pl.String,
+            "sku": pl.String,
+            "sku_category": pl.String,
+            "quantity": pl.Int64,
+            "amount": pl.Float64,
+            "currency": pl.String,
+            "destination_country": pl.String,
+            "cross_border": pl.Boolean,
+            "created_at": TS,
+            "promised_at": TS,
         },
-    )  # fmt: skip
+    )
 
 
 def visits(store: SeriesStore, order_id: str) -> list[tuple]:
     d = store.dwell(order_id)
-    return list(
-        zip(d["node"], d["visit"], d["entered_at"], d["left_at"], d["dwell_ms"], strict=True)
-    )
+    return list(zip(d["node"], d["visit"], d["entered_at"], d["left_at"], d["dwell_ms"], strict=True))
 
 
 HAPPY = ["CREATED", "PAID", "RISK_CHECKED", "ALLOCATED", "WAVE_RELEASED", "PICKING", "PICKED"]
@@ -181,9 +211,15 @@ def test_schema_idempotent(series_store: SeriesStore) -> None:
     counts = series_store.counts()
     assert counts["order_events"] == 1
     assert set(counts) == {
-        "orders", "order_events", "climate_readings", "logistics_tracks", "carrier_capacity",
-        "operator_sessions", "stage_dwell", "quarantine",
-    }  # fmt: skip
+        "orders",
+        "order_events",
+        "climate_readings",
+        "logistics_tracks",
+        "carrier_capacity",
+        "operator_sessions",
+        "stage_dwell",
+        "quarantine",
+    }
 
 
 def test_tables_have_exactly_the_kind_columns(series_store: SeriesStore) -> None:
@@ -295,14 +331,22 @@ def test_dwell_rework_loop_numbers_visits(series_store: SeriesStore) -> None:
     series_store.rebuild_dwell(pl.Series(["O1"]))
     got = [(n, v) for n, v, *_ in visits(series_store, "O1")]
     assert got[5:] == [
-        ("PICKING", 1), ("PICKED", 1), ("QC_INSPECTING", 1), ("PICKING", 2), ("PICKED", 2),
-        ("QC_INSPECTING", 2), ("QC_PASSED", 1),
-    ]  # fmt: skip
+        ("PICKING", 1),
+        ("PICKED", 1),
+        ("QC_INSPECTING", 1),
+        ("PICKING", 2),
+        ("PICKED", 2),
+        ("QC_INSPECTING", 2),
+        ("QC_PASSED", 1),
+    ]
 
 
 def test_dwell_same_instant_ties_by_event_id(series_store: SeriesStore) -> None:
-    rows = [("a1", "O1", 0, None, "CREATED"), ("a3", "O1", 5, "PAID", "RISK_CHECKED"),
-            ("a2", "O1", 5, "CREATED", "PAID")]  # fmt: skip
+    rows = [
+        ("a1", "O1", 0, None, "CREATED"),
+        ("a3", "O1", 5, "PAID", "RISK_CHECKED"),
+        ("a2", "O1", 5, "CREATED", "PAID"),
+    ]
     series_store.append(EVENTS, events_frame(rows))
     series_store.rebuild_dwell()
     assert visits(series_store, "O1") == [
@@ -369,14 +413,21 @@ def test_readings_window(series_store: SeriesStore) -> None:
     series_store.append(
         CLIMATE,
         climate_frame(
-            [("S1", "Z1", 0, 20), ("S1", "Z1", 10, 21), ("S2", "Z2", 10, 30),
-             ("S1", "Z1", 20, 22), ("S3", "Z3", 15, 40)]
+            [
+                ("S1", "Z1", 0, 20),
+                ("S1", "Z1", 10, 21),
+                ("S2", "Z2", 10, 30),
+                ("S1", "Z1", 20, 22),
+                ("S3", "Z3", 15, 40),
+            ]
         ),
-    )  # fmt: skip
+    )
     r = series_store.readings(CLIMATE, {"zone_id": ["Z1", "Z2"]}, t(5), t(20))
     assert r.columns == list(S.kind_table(CLIMATE).column_names)
     assert list(zip(r["sensor_id"], r["at"], strict=True)) == [
-        ("S1", t(10)), ("S2", t(10)), ("S1", t(20))
+        ("S1", t(10)),
+        ("S2", t(10)),
+        ("S1", t(20)),
     ]  # inclusive window, ordered by time then identity
     assert len(series_store.readings(CLIMATE, {"zone_id": ["Z1"]})) == 3
     assert len(series_store.readings(CLIMATE, {"zone_id": ["Z1"]}, start=t(15))) == 1
@@ -388,20 +439,41 @@ def test_readings_window(series_store: SeriesStore) -> None:
 
 def test_readings_tracks_and_capacity(series_store: SeriesStore) -> None:
     tracks = pl.DataFrame(
-        {"scan_id": ["s1", "s2", "s3"], "waybill": ["W1", "W2", "W1"],
-         "at": [t(0), t(1), t(2)], "hub_id": ["H1", None, "H2"],
-         "location": ["a", "b", "c"], "scan_type": ["pickup", "pickup", "arrival"]},
-        schema={"scan_id": pl.String, "waybill": pl.String, "at": TS, "hub_id": pl.String,
-                "location": pl.String, "scan_type": pl.String},
-    )  # fmt: skip
+        {
+            "scan_id": ["s1", "s2", "s3"],
+            "waybill": ["W1", "W2", "W1"],
+            "at": [t(0), t(1), t(2)],
+            "hub_id": ["H1", None, "H2"],
+            "location": ["a", "b", "c"],
+            "scan_type": ["pickup", "pickup", "arrival"],
+        },
+        schema={
+            "scan_id": pl.String,
+            "waybill": pl.String,
+            "at": TS,
+            "hub_id": pl.String,
+            "location": pl.String,
+            "scan_type": pl.String,
+        },
+    )
     assert series_store.append(TRACKS, tracks) == 3
     assert series_store.readings(TRACKS, {"waybill": ["W1"]})["scan_id"].to_list() == ["s1", "s3"]
     cap = pl.DataFrame(
-        {"carrier_id": ["C1", "C1"], "hub_id": ["H1", "H1"], "at": [t(0), t(60)],
-         "load_pct": [50.0, 95.0], "capacity_parcels": [100, 100]},
-        schema={"carrier_id": pl.String, "hub_id": pl.String, "at": TS,
-                "load_pct": pl.Float64, "capacity_parcels": pl.Int64},
-    )  # fmt: skip
+        {
+            "carrier_id": ["C1", "C1"],
+            "hub_id": ["H1", "H1"],
+            "at": [t(0), t(60)],
+            "load_pct": [50.0, 95.0],
+            "capacity_parcels": [100, 100],
+        },
+        schema={
+            "carrier_id": pl.String,
+            "hub_id": pl.String,
+            "at": TS,
+            "load_pct": pl.Float64,
+            "capacity_parcels": pl.Int64,
+        },
+    )
     assert series_store.append(CAPACITY, cap) == 2
     assert series_store.append(CAPACITY, cap) == 0
     r = series_store.readings(CAPACITY, {"carrier_id": ["C1"], "hub_id": ["H1"]}, t(30), t(90))
@@ -412,10 +484,15 @@ def test_sessions_overlapping(series_store: SeriesStore) -> None:
     series_store.append(
         SESSIONS,
         sessions_frame(
-            [("s1", "A", 0, 30), ("s2", "A", 40, 50), ("s3", "A", 100, None),
-             ("s4", "B", 0, 200), ("s5", "C", 0, 200)]
+            [
+                ("s1", "A", 0, 30),
+                ("s2", "A", 40, 50),
+                ("s3", "A", 100, None),
+                ("s4", "B", 0, 200),
+                ("s5", "C", 0, 200),
+            ]
         ),
-    )  # fmt: skip
+    )
     got = series_store.sessions_overlapping(["A", "B"], t(25), t(45))
     assert got["session_id"].to_list() == ["s1", "s4", "s2"]
     got = series_store.sessions_overlapping(["A"], t(150), t(160))  # open session overlaps
@@ -428,7 +505,7 @@ def test_query_parameterized(series_store: SeriesStore) -> None:
     series_store.append(EVENTS, events_frame(lifecycle("O1", HAPPY) + lifecycle("O2", HAPPY[:2])))
     series_store.rebuild_dwell()
     got = series_store.query(
-        'SELECT node, count(*) AS n FROM stage_dwell WHERE node = ANY($1) AND entered_at >= $2 '
+        "SELECT node, count(*) AS n FROM stage_dwell WHERE node = ANY($1) AND entered_at >= $2 "
         "GROUP BY node ORDER BY node",
         [["PAID", "PICKED"], t(0)],
     )
@@ -452,7 +529,10 @@ def test_ledger_start_finish_find(series_store: SeriesStore) -> None:
     entry = series_store.ledger_find("order_events", "h1")
     assert entry is not None
     assert (entry["batch_id"], entry["status"], entry["rows_read"], entry["accepted"]) == (
-        "b1", "done", 10, 7
+        "b1",
+        "done",
+        10,
+        7,
     )
     assert (entry["rejected"], entry["duplicate"]) == (2, 1)
     assert entry["finished_at"].tzinfo is not None and entry["finished_at"] >= entry["started_at"]
@@ -470,10 +550,9 @@ def test_ledger_start_finish_find(series_store: SeriesStore) -> None:
 
 def quarantine_frame(rows: list[tuple]) -> pl.DataFrame:
     return pl.DataFrame(
-        {"row_number": [r[0] for r in rows], "reason": [r[1] for r in rows],
-         "raw": [r[2] for r in rows]},
+        {"row_number": [r[0] for r in rows], "reason": [r[1] for r in rows], "raw": [r[2] for r in rows]},
         schema={"row_number": pl.Int64, "reason": pl.String, "raw": pl.String},
-    )  # fmt: skip
+    )
 
 
 def test_quarantine_dedupe(series_store: SeriesStore) -> None:
@@ -489,8 +568,16 @@ def test_quarantine_dedupe(series_store: SeriesStore) -> None:
     assert series_store.quarantine("b3", "order_events", "events.jsonl", rows) == 2
     q = series_store.quarantine_rows()
     assert len(q) == 5 and series_store.counts()["quarantine"] == 5
-    assert set(q.columns) >= {"batch_id", "kind", "source_file", "content_hash", "row_number",
-                              "reason", "raw", "quarantined_at"}  # fmt: skip
+    assert set(q.columns) >= {
+        "batch_id",
+        "kind",
+        "source_file",
+        "content_hash",
+        "row_number",
+        "reason",
+        "raw",
+        "quarantined_at",
+    }
     assert sorted(q.filter(pl.col("content_hash") == "h1")["row_number"]) == [3, 9, 11]
     assert "{not json" in q["raw"].to_list()
     assert len(series_store.quarantine_rows(limit=2)) == 2
@@ -518,15 +605,17 @@ def test_counts_and_reset(series_store: SeriesStore) -> None:
 def test_injection_looking_values_are_data(series_store: SeriesStore) -> None:
     evil = "O1'; DROP TABLE order_events; --"
     quote = 'x" OR "1"="1'
-    series_store.append(EVENTS, events_frame([(evil, evil, 0, None, "CREATED"),
-                                              (quote, evil, 1, "CREATED", "PAID")]))  # fmt: skip
+    series_store.append(
+        EVENTS, events_frame([(evil, evil, 0, None, "CREATED"), (quote, evil, 1, "CREATED", "PAID")])
+    )
     series_store.rebuild_dwell(pl.Series([evil]))
     assert series_store.events(evil)["event_id"].to_list() == [evil, quote]
     assert series_store.dwell(evil)["node"].to_list() == ["CREATED", "PAID"]
     assert series_store.events("O1").is_empty()
     assert len(series_store.known_keys(EVENTS, pl.DataFrame({"event_id": [quote]}))) == 1
-    assert series_store.query("SELECT count(*) AS n FROM order_events WHERE order_id = $1",
-                              [evil])["n"][0] == 2  # fmt: skip
+    assert (
+        series_store.query("SELECT count(*) AS n FROM order_events WHERE order_id = $1", [evil])["n"][0] == 2
+    )
     series_store.ledger_start(evil, evil, evil, evil)
     series_store.ledger_finish(evil, {"rows_read": 1})
     assert series_store.ledger_find(evil, evil)["batch_id"] == evil
@@ -566,15 +655,19 @@ def _pattern_row(name: str, version: int, items: list[str], **extra) -> dict:
     import json
 
     return {
-        "name": name, "version": version, "pattern_id": "P-" + "-".join(items),
-        "items": json.dumps(items), "created_at": t(version), **extra,
-    }  # fmt: skip
+        "name": name,
+        "version": version,
+        "pattern_id": "P-" + "-".join(items),
+        "items": json.dumps(items),
+        "created_at": t(version),
+        **extra,
+    }
 
 
 def test_pattern_library_roundtrip(series_store: SeriesStore) -> None:
     assert series_store.patterns().is_empty()
     assert series_store.save_pattern(_pattern_row("humid qc", 1, ["a=1", "b=2"], risk_ratio=4.5))
-    assert series_store.save_pattern(_pattern_row("humid qc", 2, ["a=1"], note="it's \"odd\", ok"))
+    assert series_store.save_pattern(_pattern_row("humid qc", 2, ["a=1"], note='it\'s "odd", ok'))
     assert series_store.save_pattern(_pattern_row("broker", 1, ["node=X"]))
     # the same (name, version) again is left as it is
     assert not series_store.save_pattern(_pattern_row("humid qc", 1, ["zzz=1"]))
@@ -591,11 +684,15 @@ def test_pattern_hits_new_only(series_store: SeriesStore) -> None:
     def hits(rows: list[tuple], run: str) -> pl.DataFrame:
         return pl.DataFrame(
             {
-                "pattern_id": [r[0] for r in rows], "order_id": [r[1] for r in rows],
-                "node": ["PICKING"] * len(rows), "visit": [r[2] for r in rows],
-                "entered_at": [t(r[3]) for r in rows], "dwell_ms": [1000] * len(rows),
-                "run_id": [run] * len(rows), "recorded_at": [t(100)] * len(rows),
-            }  # fmt: skip
+                "pattern_id": [r[0] for r in rows],
+                "order_id": [r[1] for r in rows],
+                "node": ["PICKING"] * len(rows),
+                "visit": [r[2] for r in rows],
+                "entered_at": [t(r[3]) for r in rows],
+                "dwell_ms": [1000] * len(rows),
+                "run_id": [run] * len(rows),
+                "recorded_at": [t(100)] * len(rows),
+            }
         )
 
     assert series_store.record_pattern_hits(hits([("P1", "O1", 1, 0), ("P1", "O2", 1, 5)], "r1")) == 2
@@ -605,8 +702,11 @@ def test_pattern_hits_new_only(series_store: SeriesStore) -> None:
     assert series_store.record_pattern_hits(later.clear()) == 0
     got = series_store.pattern_hits(["P1"])
     assert got.columns == list(S.PATTERN_HITS.column_names)
-    assert got.select("order_id", "visit", "run_id").rows() == [("O1", 1, "r1"), ("O2", 1, "r1"),
-                                                                ("O1", 2, "r2")]  # fmt: skip
+    assert got.select("order_id", "visit", "run_id").rows() == [
+        ("O1", 1, "r1"),
+        ("O2", 1, "r1"),
+        ("O1", 2, "r2"),
+    ]
     assert series_store.pattern_hits().height == 4
     assert series_store.pattern_hits([]).is_empty()
     series_store.reset()

@@ -11,9 +11,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
 from orderscope import services
 from orderscope.config import load_settings
-
 from tests.conftest import _local_services_started_by, _stop_local_services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,15 +115,30 @@ def test_a_real_session_stops_the_services_it_started_and_the_readme_command_lea
         "ORDERSCOPE_NEO4J_VERSION": installed.read_text().strip(),  # the jars Maven has cached
     }
     env.pop("ORDERSCOPE_KEEP_SERVICES", None)
-    nested = load_settings(services_dir=home, neo4j_uri=env["ORDERSCOPE_NEO4J_URI"],
-                           pg_port=int(env["ORDERSCOPE_PG_PORT"]))  # fmt: skip
+    nested = load_settings(
+        services_dir=home, neo4j_uri=env["ORDERSCOPE_NEO4J_URI"], pg_port=int(env["ORDERSCOPE_PG_PORT"])
+    )
     try:
         assert not services.status(nested)["all_up"]
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "server",
-             "tests/unit/test_service_secrets.py::test_set_up_services_leave_no_secret_in_logs_or_process_arguments"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-m",
+                "server",
+                "tests/unit/test_service_secrets.py::test_set_up_services_leave_no_secret_in_logs_or_process_arguments",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         assert "1 passed" in proc.stdout
         after = services.status(nested)

@@ -33,15 +33,30 @@ def test_rework_loop_requires_qc_failed_and_evidence(catalog):
 
 
 def test_domestic_and_cross_border_paths_are_legal(catalog):
-    domestic = ["CREATED", "PAID", "RISK_CHECKED", "ALLOCATED", "WAVE_RELEASED", "PICKING",
-                "PICKED", "QC_INSPECTING", "QC_PASSED", "PACKED", "SORTED", "LOADED",
-                "HANDED_OVER", "DEPARTED_ORIGIN_HUB", "ARRIVED_DEST_HUB", "OUT_FOR_DELIVERY",
-                "DELIVERED"]
-    for a, b in zip([None, *domestic], domestic):
+    domestic = [
+        "CREATED",
+        "PAID",
+        "RISK_CHECKED",
+        "ALLOCATED",
+        "WAVE_RELEASED",
+        "PICKING",
+        "PICKED",
+        "QC_INSPECTING",
+        "QC_PASSED",
+        "PACKED",
+        "SORTED",
+        "LOADED",
+        "HANDED_OVER",
+        "DEPARTED_ORIGIN_HUB",
+        "ARRIVED_DEST_HUB",
+        "OUT_FOR_DELIVERY",
+        "DELIVERED",
+    ]
+    for a, b in zip([None, *domestic], domestic, strict=False):
         assert catalog.transition(a, b) is not None, (a, b)
     i = domestic.index("DEPARTED_ORIGIN_HUB")
     cross = domestic[: i + 1] + ["CUSTOMS_DECLARED", "CUSTOMS_CLEARED"] + domestic[i + 1 :]
-    for a, b in zip(cross, cross[1:]):
+    for a, b in zip(cross, cross[1:], strict=False):
         assert catalog.transition(a, b) is not None, (a, b)
 
 
@@ -89,9 +104,7 @@ def test_unknown_kind_names_the_known_ones():
 
 
 def _events(*rows):
-    return pl.DataFrame(
-        rows, schema=["from_state", "to_state", "reason_code", "evidence"], orient="row"
-    )
+    return pl.DataFrame(rows, schema=["from_state", "to_state", "reason_code", "evidence"], orient="row")
 
 
 def test_guard_accepts_legal_changes(catalog):

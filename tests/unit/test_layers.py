@@ -25,7 +25,6 @@ def test_import_contracts_are_kept(tmp_path):
         (package / name).symlink_to(ROOT / name)
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     lint = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(lint)], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)  # fmt: skip
+    result = subprocess.run([str(lint)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout

@@ -1,10 +1,10 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from orderscope.analytics.periods import parse_period
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_iso_week():

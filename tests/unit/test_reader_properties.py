@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
 from orderscope.ingest.readers import (
     MAX_RECORD_BYTES,
     ROW,
@@ -92,8 +93,30 @@ def samples(generated) -> dict[str, bytes]:
 
 # -- arbitrary bytes ------------------------------------------------------------------------
 
-_PIECES = [",", '"', "\n", "\r\n", "\r", " ", "\t", "a", "1", "é", "\x00", "\x1f", "{", "}",
-           ":", "[", "]", "\\", "\\u0000", '"order_id"', "\ufeff", "ü"]  # fmt: skip
+_PIECES = [
+    ",",
+    '"',
+    "\n",
+    "\r\n",
+    "\r",
+    " ",
+    "\t",
+    "a",
+    "1",
+    "é",
+    "\x00",
+    "\x1f",
+    "{",
+    "}",
+    ":",
+    "[",
+    "]",
+    "\\",
+    "\\u0000",
+    '"order_id"',
+    "\ufeff",
+    "ü",
+]
 _TEXT = st.lists(st.sampled_from(_PIECES) | st.text(max_size=5), max_size=300).map("".join)
 _BYTES = st.one_of(
     st.binary(max_size=3000),
@@ -143,8 +166,11 @@ def test_parquet_any_bytes(data, framed):
 
 
 @SETTINGS
-@given(fmt=st.sampled_from(["csv", "jsonl", "parquet"]), cut=st.floats(0, 1),
-       chunk_rows=st.sampled_from([None, 3, 50]))  # fmt: skip
+@given(
+    fmt=st.sampled_from(["csv", "jsonl", "parquet"]),
+    cut=st.floats(0, 1),
+    chunk_rows=st.sampled_from([None, 3, 50]),
+)
 def test_truncated_files(samples, fmt, cut, chunk_rows):
     full = samples[fmt]
     data = full[: int(len(full) * cut)]
@@ -172,15 +198,21 @@ _ACCENTED = st.text(alphabet="éüßçñÅøÉ", min_size=1, max_size=4)
 
 
 @SETTINGS
-@given(fmt=st.sampled_from(["csv", "jsonl"]), encoding=st.sampled_from([*_UNICODE, "latin-1", "cp1252"]),
-       marked=st.sets(st.integers(1, 399), max_size=6), accent=_ACCENTED)  # fmt: skip
+@given(
+    fmt=st.sampled_from(["csv", "jsonl"]),
+    encoding=st.sampled_from([*_UNICODE, "latin-1", "cp1252"]),
+    marked=st.sets(st.integers(1, 399), max_size=6),
+    accent=_ACCENTED,
+)
 def test_encodings(samples, fmt, encoding, marked, accent):
     lines = samples[fmt].decode().rstrip("\n").split("\n")
     first = 1 if fmt == "csv" else 0  # a data record's index in lines
     for r in marked:
         line = lines[r - 1 + first]
         lines[r - 1 + first] = line.replace(line.split(",")[1], line.split(",")[1].replace("0", accent, 1), 1)
-    changed = sorted(r for r in marked if lines[r - 1 + first] != samples[fmt].decode().split("\n")[r - 1 + first])
+    changed = sorted(
+        r for r in marked if lines[r - 1 + first] != samples[fmt].decode().split("\n")[r - 1 + first]
+    )
     text = "\n".join(lines) + "\n"
     plain = outcome(NAMES[fmt], text.encode())
     parts = outcome(NAMES[fmt], text.encode(encoding))
@@ -189,8 +221,9 @@ def test_encodings(samples, fmt, encoding, marked, accent):
         assert rows_of(parts).equals(rows_of(plain))
         assert sum(p.rejects.height for p in parts) == sum(p.rejects.height for p in plain)
     else:  # a Latin-1 file: the lines with a non-ASCII byte are rejected, by line, the rest arrive
-        rejected = sorted(n for p in parts for n in p.rejects.filter(
-            pl.col("reason").str.contains("not UTF-8 text"))[ROW])  # fmt: skip
+        rejected = sorted(
+            n for p in parts for n in p.rejects.filter(pl.col("reason").str.contains("not UTF-8 text"))[ROW]
+        )
         assert rejected == changed
         assert len(numbers(parts)) == len(numbers(plain))
 
@@ -199,10 +232,14 @@ def test_encodings(samples, fmt, encoding, marked, accent):
 
 
 @settings(SETTINGS, max_examples=12)
-@given(fmt=st.sampled_from(["csv", "jsonl"]), at=st.integers(1, 300),
-       size=st.one_of(st.integers(MAX_RECORD_BYTES - 300, MAX_RECORD_BYTES + 300),
-                      st.integers(1, 3 * MAX_RECORD_BYTES)),
-       careful=st.booleans())  # fmt: skip
+@given(
+    fmt=st.sampled_from(["csv", "jsonl"]),
+    at=st.integers(1, 300),
+    size=st.one_of(
+        st.integers(MAX_RECORD_BYTES - 300, MAX_RECORD_BYTES + 300), st.integers(1, 3 * MAX_RECORD_BYTES)
+    ),
+    careful=st.booleans(),
+)
 def test_huge_fields(samples, fmt, at, size, careful):
     lines = samples[fmt].rstrip(b"\n").split(b"\n")
     i = at if fmt == "csv" else at - 1
@@ -238,21 +275,23 @@ _VALUES = st.one_of(st.none(), st.text(max_size=8), st.integers(-5, 5), st.boole
 
 
 @SETTINGS
-@given(objects=st.lists(st.lists(st.tuples(_KEYS, _VALUES), max_size=14), min_size=1, max_size=30),
-       chunk_rows=st.sampled_from([None, 4]))  # fmt: skip
+@given(
+    objects=st.lists(st.lists(st.tuples(_KEYS, _VALUES), max_size=14), min_size=1, max_size=30),
+    chunk_rows=st.sampled_from([None, 4]),
+)
 def test_jsonl_duplicate_and_unknown_keys(objects, chunk_rows):
     known = {c.name for c in EVENTS.columns}
-    lines = ["{" + ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in pairs) + "}"
-             for pairs in objects]  # fmt: skip
+    lines = ["{" + ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in pairs) + "}" for pairs in objects]
     text = "\n".join(lines)
     parts = outcome("order_events.jsonl", text.encode(), chunk_rows)
     assert parts is not None
     unknown = list(dict.fromkeys(k for pairs in objects for k, _ in pairs if k not in known))
     assert list(parts[-1].ignored_columns) == unknown
     repeats = {
-        n for n, pairs in enumerate(objects, start=1)
+        n
+        for n, pairs in enumerate(objects, start=1)
         if len([k for k, _ in pairs if k in known]) > len({k for k, _ in pairs if k in known})
-    }  # fmt: skip
+    }
     nul = {n for n, line in enumerate(lines, start=1) if "\\u0000" in line}  # rejected too
     rejects = pl.concat([p.rejects for p in parts])
     assert set(rejects[ROW]) == repeats | nul
@@ -264,19 +303,23 @@ def test_jsonl_duplicate_and_unknown_keys(objects, chunk_rows):
                 assert row[name] == value
 
 
-_FIELD = st.text(alphabet=st.sampled_from(list('ab ,"\n\r\té€😀\\\'')), max_size=12)
+_FIELD = st.text(alphabet=st.sampled_from(list("ab ,\"\n\r\té€😀\\'")), max_size=12)
 
 
 @SETTINGS
-@given(records=st.lists(st.lists(_FIELD, min_size=14, max_size=14), max_size=25),
-       ending=st.sampled_from(["\n", "\r\n"]), careful=st.booleans(),
-       chunk_rows=st.sampled_from([None, 3]))  # fmt: skip
+@given(
+    records=st.lists(st.lists(_FIELD, min_size=14, max_size=14), max_size=25),
+    ending=st.sampled_from(["\n", "\r\n"]),
+    careful=st.booleans(),
+    chunk_rows=st.sampled_from([None, 3]),
+)
 def test_csv_written_by_the_csv_module_reads_back(records, ending, careful, chunk_rows):
     out = io.StringIO()
     # QUOTE_MINIMAL quotes a field holding a character of the line terminator only: with "\n"
     # a lone "\r" would go out bare (a line ending to any reader), so quote every field then
-    writer = csv.writer(out, lineterminator=ending,
-                        quoting=csv.QUOTE_MINIMAL if ending == "\r\n" else csv.QUOTE_ALL)  # fmt: skip
+    writer = csv.writer(
+        out, lineterminator=ending, quoting=csv.QUOTE_MINIMAL if ending == "\r\n" else csv.QUOTE_ALL
+    )
     writer.writerow([c.name for c in ORDERS.columns])
     writer.writerows(records)
     data = out.getvalue().encode() + (b"\0\n" if careful else b"")
@@ -290,21 +333,27 @@ def test_csv_written_by_the_csv_module_reads_back(records, ending, careful, chun
 
 
 _PARQUET_TYPES = {
-    "string": pa.large_string(), "int": pa.int64(), "float": pa.float64(),
+    "string": pa.large_string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
     "ts": pa.timestamp("ms", tz="UTC"),
-}  # fmt: skip
+}
 
 
 @SETTINGS
 @given(
     columns=st.lists(
-        st.tuples(st.sampled_from([c.name for c in CLIMATE.columns] + ["note", "extra_id"]),
-                  st.sampled_from(sorted(_PARQUET_TYPES))),
+        st.tuples(
+            st.sampled_from([c.name for c in CLIMATE.columns] + ["note", "extra_id"]),
+            st.sampled_from(sorted(_PARQUET_TYPES)),
+        ),
         max_size=8,
     ),
-    n=st.integers(0, 40), group=st.integers(1, 16), chunk_rows=st.sampled_from([None, 5]),
+    n=st.integers(0, 40),
+    group=st.integers(1, 16),
+    chunk_rows=st.sampled_from([None, 5]),
     seed=st.integers(0, 1000),
-)  # fmt: skip
+)
 def test_parquet_any_table(columns, n, group, chunk_rows, seed):
     rnd = random.Random(seed)
     arrays, names = [], []
@@ -324,8 +373,12 @@ def test_parquet_any_table(columns, n, group, chunk_rows, seed):
     total = n if names else 0
     assert numbers(parts) == list(range(1, total + 1))
     assert list(parts[-1].ignored_columns) == list(dict.fromkeys(x for x in names if x not in known))
-    nul = {i + 1 for i in range(total) for a, (_, t) in zip(arrays, columns)
-           if t == "string" and (a[i].as_py() or "").find("\0") >= 0}  # fmt: skip
+    nul = {
+        i + 1
+        for i in range(total)
+        for a, (_, t) in zip(arrays, columns, strict=False)
+        if t == "string" and (a[i].as_py() or "").find("\0") >= 0
+    }
     assert set(pl.concat([p.rejects for p in parts])[ROW]) <= nul
 
 

@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from orderscope.config import load_settings
 from orderscope.services import ServiceError
 from orderscope.services._util import REDACTED, child_env, run, secure_logs
@@ -17,8 +18,15 @@ from orderscope.services.neo4j import ADMIN_CLASS, initial_password_command
 SECRET = "Tr1cky pass\"word' \\ -@#x"
 # What a password may hold: quotes, backslashes, spaces, a leading dash or at sign, a comment
 # sign, non-ASCII letters (Neo4j wants at least 8 characters).
-PASSWORDS = [SECRET, "-starts-with-dash", "@looks-like-a-file", "#comment-sign", "pässwörd-€ ñ",
-             "trailing-backslash\\", ' "quoted" ']
+PASSWORDS = [
+    SECRET,
+    "-starts-with-dash",
+    "@looks-like-a-file",
+    "#comment-sign",
+    "pässwörd-€ ñ",
+    "trailing-backslash\\",
+    ' "quoted" ',
+]
 
 
 def test_settings_repr_str_and_dump_show_no_password(monkeypatch) -> None:
@@ -47,7 +55,7 @@ def test_initial_password_goes_in_on_stdin_not_on_the_command_line(password: str
     assert ADMIN_CLASS in argv and argv[-2:] == ["set-initial-password", "@/dev/stdin"]
     assert not any(password in a or password.strip() in a for a in argv)
     assert password.encode() not in b" ".join(a.encode() for a in argv)
-    assert stdin.startswith(b"--\n\"") and stdin.endswith(b"\"\n")
+    assert stdin.startswith(b'--\n"') and stdin.endswith(b'"\n')
 
 
 def test_initial_password_with_a_line_break_is_refused() -> None:
@@ -73,7 +81,9 @@ def _stored_password_matches(auth_ini: Path, password: str) -> bool:
     return digest.hex() == expected
 
 
-@pytest.mark.skipif(_admin_jars() is None, reason="needs Java and the Neo4j jars (`services up` installs them)")
+@pytest.mark.skipif(
+    _admin_jars() is None, reason="needs Java and the Neo4j jars (`services up` installs them)"
+)
 def test_admin_tool_sets_exactly_the_password_it_reads_from_stdin(tmp_path: Path) -> None:
     """The real Neo4j 5.26 admin tool, in a scratch home (no server involved)."""
     java = shutil.which("java")
@@ -84,14 +94,22 @@ def test_admin_tool_sets_exactly_the_password_it_reads_from_stdin(tmp_path: Path
         (home / "conf" / "neo4j.conf").write_text(f"server.directories.data={home / 'data'}\n")
         argv, stdin = initial_password_command(java, _admin_jars(), password)
         log = tmp_path / "logs" / f"setup{i}.log"
-        run(argv, log, cwd=home, env={"NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")},
-            timeout=120, stdin=stdin)  # fmt: skip
+        run(
+            argv,
+            log,
+            cwd=home,
+            env={"NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")},
+            timeout=120,
+            stdin=stdin,
+        )
         assert _stored_password_matches(home / "data" / "dbms" / "auth.ini", password), password
         assert password.encode() not in log.read_bytes()
         assert stat.S_IMODE(log.stat().st_mode) == 0o600
 
 
-def test_run_logs_privately_feeds_stdin_and_keeps_secrets_out_of_the_environment(tmp_path, monkeypatch) -> None:
+def test_run_logs_privately_feeds_stdin_and_keeps_secrets_out_of_the_environment(
+    tmp_path, monkeypatch
+) -> None:
     monkeypatch.setenv("ORDERSCOPE_NEO4J_PASSWORD", SECRET)
     monkeypatch.setenv("ORDERSCOPE_PG_PASSWORD", SECRET)
     log = tmp_path / "logs" / "x.log"
