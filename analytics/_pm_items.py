@@ -36,8 +36,8 @@ import polars as pl
 
 from orderscope.analytics.conditions import calibration_at_inspection
 from orderscope.analytics.stalls import find_stalls
+from orderscope.domain.lifecycle import Catalog
 from orderscope.graph.port import q
-from orderscope.lifecycle import Catalog
 from orderscope.ports import Stores
 
 # Condition attributes (the node is the stratum; it is an item too, see patterns.py).
@@ -55,24 +55,15 @@ ATTRIBUTES: tuple[str, ...] = (
     "carrier_load",
 )
 
-# Nodes whose zone is known when the visit starts (the order's first warehouse task starts
-# with picking): attaching a zone to an earlier node would leak the order's future progress.
-WAREHOUSE_NODES = frozenset(
-    {
-        "PICKING",
-        "PICKED",
-        "QC_INSPECTING",
-        "QC_PASSED",
-        "PACKED",
-        "SORTED",
-        "LOADED",
-    }
-)
-QC_NODES = frozenset({"PICKING", "PICKED", "QC_INSPECTING", "QC_PASSED"})
-CUSTOMS_NODES = frozenset({"CUSTOMS_DECLARED", "CUSTOMS_CLEARED"})
-ORIGIN_HUB_NODES = frozenset({"LOADED", "HANDED_OVER", "DEPARTED_ORIGIN_HUB"})
-DEST_HUB_NODES = frozenset({"ARRIVED_DEST_HUB", "OUT_FOR_DELIVERY"})
-CARRIER_NODES = ORIGIN_HUB_NODES | CUSTOMS_NODES | DEST_HUB_NODES
+# Which nodes a place's attribute attaches to comes from the catalog's [phases]: a zone from the
+# first warehouse task on (attaching it to an earlier node would leak the order's future
+# progress), equipment at QC, a broker in customs, a hub and its carrier's load around it.
+
+
+def _in_phase(stores: Stores, *phases: str) -> pl.Expr:
+    nodes = set().union(*(stores.catalog.phase(name) for name in phases))
+    return pl.col("node").is_in(sorted(nodes))
+
 
 HUMIDITY_Z = 4.0  # robust z of a zone-hour mean above the zone's median
 HUMIDITY_MIN_RISE = 10.0  # and at least this many points above it
@@ -240,7 +231,7 @@ def _qc_items(
         pl.col("zone_id").drop_nulls().first().alias("zone")
     )
     tx = tx.join(zone, on="order_id", how="left").with_columns(
-        pl.when(pl.col("node").is_in(list(WAREHOUSE_NODES))).then(pl.col("zone")).alias("zone")
+        pl.when(_in_phase(stores, "warehouse")).then(pl.col("zone")).alias("zone")
     )
     # equipment of the QC report nearest to the visit (the inspection of what it picked, or the
     # failed one that sent it back to picking)
@@ -258,8 +249,8 @@ def _qc_items(
             check_sortedness=False,
         )
         .with_columns(
-            pl.when(pl.col("node").is_in(list(QC_NODES))).then(pl.col("equipment_id")).alias("equipment"),
-            pl.when(pl.col("node").is_in(list(QC_NODES)))
+            pl.when(_in_phase(stores, "qc")).then(pl.col("equipment_id")).alias("equipment"),
+            pl.when(_in_phase(stores, "qc"))
             .then(pl.col("equipment_calibration"))
             .alias("equipment_calibration"),
         )
@@ -366,7 +357,7 @@ def _customs_items(
         pl.col("broker_login_rate").fill_null("normal")
     )
     tx = tx.join(decl.select("order_id", "broker_id", "broker_login_rate"), on="order_id", how="left")
-    customs = pl.col("node").is_in(list(CUSTOMS_NODES))
+    customs = _in_phase(stores, "customs")
     return tx.with_columns(
         pl.when(customs).then(pl.col("broker_id")).alias("broker"),
         pl.when(customs & pl.col("broker_id").is_not_null())
@@ -391,12 +382,13 @@ def _carrier_items(stores: Stores, tx: pl.DataFrame, lo: datetime, as_of: dateti
     )
     ship = ship.sort("created_at").unique("order_id", keep="last").drop("created_at")
     tx = tx.join(ship, on="order_id", how="left")
-    node = pl.col("node")
     tx = tx.with_columns(
-        pl.when(node.is_in(list(CARRIER_NODES))).then(pl.col("carrier_id")).alias("carrier"),
-        pl.when(node.is_in(list(ORIGIN_HUB_NODES)))
+        pl.when(_in_phase(stores, "origin_hub", "customs", "dest_hub"))
+        .then(pl.col("carrier_id"))
+        .alias("carrier"),
+        pl.when(_in_phase(stores, "origin_hub"))
         .then(pl.col("origin_hub"))
-        .when(node.is_in(list(DEST_HUB_NODES)))
+        .when(_in_phase(stores, "dest_hub"))
         .then(pl.col("dest_hub"))
         .alias("_hub"),
     ).drop("carrier_id", "origin_hub", "dest_hub")

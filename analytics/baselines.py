@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from orderscope.lifecycle import Catalog, load_catalog
+from orderscope.domain.lifecycle import Catalog
 from orderscope.ports import Stores
 
 K = 3.0
@@ -200,7 +200,7 @@ def learn_baselines(
     """Median / MAD of closed dwell (left_at in [start, end); None: unbounded) at the three
     levels, in one aggregate query; optionally only for some nodes / warehouses (a single
     order's lookup does not need the whole table)."""
-    catalog = catalog or load_catalog()
+    catalog = catalog or stores.catalog
     start = start or EPOCH
     end = end or FAR_FUTURE
     params: list = [start, end, sorted(catalog.resting) or [""], int(min_samples)]

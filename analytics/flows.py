@@ -38,7 +38,7 @@ from typing import Any
 import polars as pl
 from scipy import stats
 
-from orderscope.analytics.periods import Period, parse_period
+from orderscope.domain.periods import Period, parse_period
 from orderscope.ports import Stores
 
 ALPHA = 0.01

@@ -44,10 +44,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from orderscope.lifecycle import load_catalog
-
 UTC = UTC
-TARGET = "DELIVERED"
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
@@ -231,10 +228,10 @@ def training_frame(
     Deterministic for a given store content and as_of."""
     end = _clock(stores, as_of)
     end_ms = int(end.timestamp() * 1000)
-    resting = load_catalog().resting
+    resting = stores.catalog.resting
     n_orders = int(stores.series.query(_ORDER_COUNT_SQL, [end])["n"][0])
     every = max(1, math.ceil(n_orders / max_orders))
-    visits = stores.series.query(_VISITS_SQL, [end, every, TARGET])
+    visits = stores.series.query(_VISITS_SQL, [end, every, stores.catalog.roles.delivered])
     visits = visits.with_columns(
         pl.col("visit").cast(pl.Int64),
         pl.col("cross_border").cast(pl.Boolean),
@@ -298,8 +295,8 @@ def open_orders(stores: Any, as_of: datetime | None = None) -> pl.DataFrame:
     FEATURES)."""
     end = _clock(stores, as_of)
     end_ms = int(end.timestamp() * 1000)
-    resting = load_catalog().resting
-    frame = stores.series.query(_OPEN_SQL, [end, TARGET])
+    resting = stores.catalog.resting
+    frame = stores.series.query(_OPEN_SQL, [end, stores.catalog.roles.delivered])
     frame = frame.with_columns(
         pl.col("visit").cast(pl.Int64),
         pl.col("step_no").cast(pl.Int64),

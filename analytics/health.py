@@ -32,8 +32,8 @@ from typing import Any
 
 import polars as pl
 
-from orderscope.analytics.periods import Period, parse_period
 from orderscope.analytics.stalls import find_stalls
+from orderscope.domain.periods import Period, parse_period
 from orderscope.ports import Stores
 from orderscope.series.port import ident
 
@@ -99,7 +99,7 @@ def _utc(value: Any) -> datetime | None:
 
 def order_health(stores: Stores, order_id: str, as_of: datetime | None = None) -> dict[str, Any]:
     """The order's health score, its components and the evidence behind each."""
-    from orderscope.snapshot import UnknownOrder
+    from orderscope.views.snapshot import UnknownOrder
 
     order = stores.graph.order(order_id)
     if order is None:
@@ -107,10 +107,11 @@ def order_health(stores: Stores, order_id: str, as_of: datetime | None = None) -
     as_of = _utc(as_of or stores.series.data_clock()) or datetime.now(UTC)
     promised = _utc(order.get("promised_at"))
     dwell = stores.series.dwell(order_id).filter(pl.col("entered_at") <= as_of)
-    delivered = dwell.filter(pl.col("node") == "DELIVERED")["entered_at"].min()
+    roles = stores.catalog.roles
+    delivered = dwell.filter(pl.col("node") == roles.delivered)["entered_at"].min()
     delivered = _utc(delivered) if delivered is not None else None
     last = dwell.sort("entered_at").tail(1)
-    cancelled = bool(last.height and last["node"][0] == "CANCELLED" and delivered is None)
+    cancelled = bool(last.height and last["node"][0] == roles.cancelled and delivered is None)
 
     if delivered is not None:
         status = "on_time" if promised is None or delivered <= promised else "late"

@@ -48,7 +48,7 @@ import numpy as np
 import polars as pl
 
 from orderscope.analytics._pm_items import ATTRIBUTES, BAND_1_2, BAND_GT2, transactions
-from orderscope.lifecycle import Catalog, load_catalog
+from orderscope.domain.lifecycle import Catalog
 from orderscope.ports import Stores
 
 WINDOW = timedelta(days=7)
@@ -224,7 +224,7 @@ def run_mining(
     record: bool = False,
 ) -> MiningRun:
     """Mine the window and, with `record`, count and store new hits of the kept patterns."""
-    catalog = catalog or load_catalog()
+    catalog = catalog or stores.catalog
     win = window(stores, since, until)
     if win is None:
         now = datetime.now(UTC)

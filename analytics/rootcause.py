@@ -57,7 +57,7 @@ import polars as pl
 
 from orderscope.analytics import _rc_sql as R
 from orderscope.analytics.conditions import calibration_at_inspection
-from orderscope.analytics.periods import Period
+from orderscope.domain.periods import Period
 
 METRICS = ("cycle_time", "node_dwell", "stall_rate")
 UNITS = {"cycle_time": "h", "node_dwell": "h", "stall_rate": ""}
@@ -127,18 +127,15 @@ def explain(
         raise RootCauseError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
     if period.start < baseline.end and baseline.start < period.end:
         raise RootCauseError(f"period {period.label} and baseline {baseline.label} overlap")
-    from orderscope.lifecycle import load_catalog
-
-    catalog = load_catalog()
+    catalog = stores.catalog
     order_slice, node = _parse_slice(slice or {}, catalog)
     if node is not None and metric == "cycle_time":
         raise RootCauseError("a node slice applies to node_dwell and stall_rate, not cycle_time")
     clock = stores.series.data_clock()
     if clock is None:
         raise RootCauseError("the store holds no events yet: ingest data first")
-    nodes = list(catalog.nodes)
     w = {
-        "pre_handover": nodes[: nodes.index("HANDED_OVER")] if "HANDED_OVER" in nodes else nodes,
+        "pre_handover": list(catalog.before(catalog.roles.handover)),
         "b0": baseline.start,
         "b1": baseline.end,
         "p0": period.start,

@@ -28,7 +28,7 @@ from orderscope.analytics.baselines import (
     K,
     learn_baselines,
 )
-from orderscope.lifecycle import Catalog, load_catalog
+from orderscope.domain.lifecycle import Catalog
 from orderscope.ports import Stores
 
 HISTORY = timedelta(days=28)
@@ -93,7 +93,7 @@ def threshold_grid(
 ) -> tuple[Baselines, pl.DataFrame]:
     """The baselines learned for a stall search and their (node, warehouse, hour-of-week)
     threshold grid."""
-    catalog = catalog or load_catalog()
+    catalog = catalog or stores.catalog
     as_of = as_of or stores.series.data_clock() or datetime.now(UTC)
     if since is not None:
         end = since
@@ -137,7 +137,7 @@ def find_stalls(
     open_only keeps the visits still open at as_of; order_ids / nodes restrict the search (the
     baselines are then learned for those nodes and the orders' warehouses only);
     created_between [start, end) keeps the orders created then."""
-    catalog = catalog or load_catalog()
+    catalog = catalog or stores.catalog
     as_of = _utc(as_of or stores.series.data_clock())
     if as_of is None:  # empty store
         return pl.DataFrame(schema=STALL_SCHEMA)

@@ -89,8 +89,8 @@ def main() -> None:
 
         figures["rootcause_s"] = None
         try:
-            from orderscope.analytics.periods import parse_period
             from orderscope.analytics.rootcause import explain
+            from orderscope.domain.periods import parse_period
         except ImportError as e:
             figures["rootcause_error"] = f"not importable: {e}"
         else:

@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import dataset, emit, parser, peak_rss_mb, settings_for
 
 from orderscope.ingest.pipeline import ingest_folder
-from orderscope.snapshot import build_snapshot
 from orderscope.stores import open_stores
+from orderscope.views.snapshot import build_snapshot
 
 
 def main() -> None:

@@ -31,13 +31,14 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="ORDERSCOPE_",
-        toml_file=os.environ.get("ORDERSCOPE_CONFIG", "orderscope.toml"),
         extra="ignore",
     )
 
     backend: Backend = "embedded"
     data_dir: Path = Field(default_factory=lambda: Path(".orderscope"))
     services_dir: Path = Field(default_factory=lambda: _default_home() / "services")
+    # The lifecycle catalog (nodes, roles, phases, SLAs, transitions); None = the shipped one.
+    catalog: Path | None = None
 
     # Memory for the embedded engines. Both default to 80 % of the machine each, which two
     # engines in one process cannot both have; None = a fifth of physical memory, at most 4 GiB.
@@ -112,8 +113,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Flags beat environment, environment beats the TOML file.
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        # Flags beat environment, environment beats the TOML file ($ORDERSCOPE_CONFIG, read
+        # when settings are made, not when this module is imported).
+        toml_file = Path(os.environ.get("ORDERSCOPE_CONFIG", "orderscope.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
 
 
 def _conninfo_value(value: object) -> str:

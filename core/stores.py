@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from orderscope.config import Settings
+from orderscope.domain.lifecycle import load_catalog
 from orderscope.graph.port import GraphStore
 from orderscope.ports import Stores
 from orderscope.series.port import SeriesStore
@@ -67,7 +68,7 @@ def open_stores(settings: Settings, read_only: bool = False) -> Iterator[Stores]
     except Exception as e:
         graph.close()
         raise StoreUnavailable(_hint(settings, "series", e)) from e
-    stores = Stores(graph, series, settings.backend)
+    stores = Stores(graph, series, settings.backend, load_catalog(settings.catalog))
     try:
         if not read_only:
             graph.ensure_schema()

@@ -29,8 +29,8 @@ from typing import Any
 import polars as pl
 
 from orderscope.config import Settings
-from orderscope.lifecycle import Catalog, load_catalog
-from orderscope.sources import BY_NAME, SOURCE_KINDS
+from orderscope.domain.lifecycle import Catalog
+from orderscope.domain.sources import BY_NAME, SOURCE_KINDS
 
 log = logging.getLogger("orderscope.dashboard")
 
@@ -108,10 +108,10 @@ class DashboardData:
         from orderscope.stores import open_stores
 
         self.settings = settings
-        self.catalog = catalog or load_catalog()
         self.lock = threading.RLock()
         self._exit = ExitStack()
         self.stores = self._exit.enter_context(open_stores(settings, read_only=True))
+        self.catalog = catalog or self.stores.catalog
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._clock: datetime | None = None
         self._clock_read = 0.0
@@ -185,7 +185,7 @@ class DashboardData:
     # --- overview --------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        from orderscope.stats import collect_stats
+        from orderscope.views.stats import collect_stats
 
         return self.cached("stats", lambda: collect_stats(self.stores))
 
@@ -219,8 +219,8 @@ class DashboardData:
         """Visits stalled at some moment of the week (closed or open), as of its end."""
 
         def compute() -> pl.DataFrame:
-            from orderscope.analytics.periods import parse_period
             from orderscope.analytics.stalls import find_stalls
+            from orderscope.domain.periods import parse_period
 
             p = parse_period(period)
             clock = self.clock()
@@ -325,8 +325,8 @@ class DashboardData:
         its RootCauseError (a ValueError) when the question cannot be answered as asked."""
 
         def compute() -> dict[str, Any]:
-            from orderscope.analytics.periods import parse_period
             from orderscope.analytics.rootcause import explain
+            from orderscope.domain.periods import parse_period
 
             with self.lock:
                 return explain(
@@ -352,7 +352,7 @@ class DashboardData:
         """The order snapshot, or None for an unknown order."""
 
         def compute() -> dict[str, Any] | None:
-            from orderscope.snapshot import UnknownOrder, build_snapshot
+            from orderscope.views.snapshot import UnknownOrder, build_snapshot
 
             with self.lock:
                 try:

@@ -11,7 +11,7 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from orderscope.dashboard import ui
 from orderscope.dashboard.data import DashboardData
-from orderscope.sources import BY_NAME, SOURCE_KINDS
+from orderscope.domain.sources import BY_NAME, SOURCE_KINDS
 
 MAX_ROWS = 200  # rows shown per linked kind (the count in the title is the full count)
 TITLES = {

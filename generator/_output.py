@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from orderscope.domain.lifecycle import LIFECYCLE_NODES
+from orderscope.domain.sources import BY_NAME, SourceKind
 from orderscope.generator import _aux
 from orderscope.generator import _sim as S
 from orderscope.generator import _world as W
-from orderscope.lifecycle import LIFECYCLE_NODES
-from orderscope.sources import BY_NAME, SourceKind
 
 I64 = np.int64
 TS_Z = "%Y-%m-%dT%H:%M:%S%.3fZ"

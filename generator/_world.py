@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from orderscope.lifecycle import LIFECYCLE_NODES
+from orderscope.domain.lifecycle import LIFECYCLE_NODES
 
 # -- time units (int64 milliseconds since the epoch, UTC) -------------------------------------
 SEC = 1_000

@@ -1,4 +1,4 @@
-"""The service-graph layout derived from orderscope.sources and the Cypher both adapters share.
+"""The service-graph layout derived from orderscope.domain.sources and the Cypher both adapters share.
 
 Everything here is dialect-neutral: LadybugDB and Neo4j 5 both accept these texts as written.
 Labels, relationship types and property names come from the schema contract (never from input) and
@@ -21,8 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from orderscope.graph.port import q
-from orderscope.sources import (
+from orderscope.domain.sources import (
     ENTITY_LABELS,
     FRAME_TYPES,
     ORDERS,
@@ -30,6 +29,7 @@ from orderscope.sources import (
     Column,
     SourceKind,
 )
+from orderscope.graph.port import q
 
 ENTITY_KEY = "id"  # property holding an entity node's id
 

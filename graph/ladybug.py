@@ -1,6 +1,6 @@
 """GraphStore on LadybugDB (the maintained Kùzu fork): embedded, Cypher, bulk COPY from polars.
 
-Layout (from orderscope.sources, see orderscope.graph.cypher):
+Layout (from orderscope.domain.sources, see orderscope.graph.cypher):
   - one node table per graph kind: label = kind.label, properties = kind.columns in order,
     PRIMARY KEY kind.key; records of kind `orders` are `Order` nodes;
   - one node table per entity label (`id STRING PRIMARY KEY`);
@@ -33,9 +33,9 @@ from typing import Any
 import ladybug
 import polars as pl
 
+from orderscope.domain.sources import ENTITY_LABELS, EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind, conform
 from orderscope.graph import cypher as cy
 from orderscope.graph.cypher import q
-from orderscope.sources import ENTITY_LABELS, EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind, conform
 
 UTC = dt.UTC
 

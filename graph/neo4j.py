@@ -1,6 +1,6 @@
 """GraphStore on a Neo4j 5 server through the official `neo4j` driver (Bolt).
 
-Layout (from orderscope.sources, see orderscope.graph.cypher), the same as the Ladybug adapter's:
+Layout (from orderscope.domain.sources, see orderscope.graph.cypher), the same as the Ladybug adapter's:
   - one label per graph kind (records of kind `orders` are `Order` nodes) with the kind's
     columns as properties, and one label per entity (`id` property);
   - one relationship type per contract type; a type may join several label pairs.
@@ -42,9 +42,9 @@ import neo4j.graph
 import neo4j.time
 import polars as pl
 
+from orderscope.domain.sources import EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind, conform
 from orderscope.graph import cypher as cy
 from orderscope.graph.cypher import q
-from orderscope.sources import EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind, conform
 
 UTC = dt.UTC
 

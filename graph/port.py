@@ -1,6 +1,6 @@
 """The service-graph port: entities, relationships, order anchors and record nodes.
 
-Adapters (LadybugDB, Neo4j) lay out their schema from orderscope.sources and speak Cypher.
+Adapters (LadybugDB, Neo4j) lay out their schema from orderscope.domain.sources and speak Cypher.
 Callers hand in polars frames already validated and typed by ingest:
   str -> pl.String, int -> pl.Int64, float -> pl.Float64, bool -> pl.Boolean,
   ts -> pl.Datetime("us", "UTC"), json -> pl.String (JSON text).
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from orderscope.sources import SourceKind
+from orderscope.domain.sources import SourceKind
 
 
 def q(name: str) -> str:

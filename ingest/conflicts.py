@@ -16,8 +16,8 @@ import json
 
 import polars as pl
 
+from orderscope.domain.sources import SourceKind
 from orderscope.ingest.readers import ROW
-from orderscope.sources import SourceKind
 
 SHOWN_CHARS = 60  # a value longer than this is cut in a reason (the raw row keeps it whole)
 _OLD = "__old"

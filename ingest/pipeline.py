@@ -21,7 +21,9 @@ from pathlib import Path
 
 import polars as pl
 
-from orderscope.guard import guard_reasons
+from orderscope.domain.guard import guard_reasons
+from orderscope.domain.lifecycle import Catalog
+from orderscope.domain.sources import ORDER_EVENTS, ORDERS, SHIPMENTS, SOURCE_KINDS, SourceKind
 from orderscope.ingest import crashpoints
 from orderscope.ingest.conflicts import differences, split_repeats
 from orderscope.ingest.readers import (
@@ -33,9 +35,7 @@ from orderscope.ingest.readers import (
     read_chunks,
 )
 from orderscope.ingest.validate import TimeWindow, reject, validate
-from orderscope.lifecycle import Catalog, load_catalog
 from orderscope.ports import Stores
-from orderscope.sources import ORDER_EVENTS, ORDERS, SHIPMENTS, SOURCE_KINDS, SourceKind
 
 Progress = Callable[[str, int], None]  # (what is happening, files finished by this step: 0 or 1)
 
@@ -122,7 +122,7 @@ def ingest_folder(
     if not files:
         names = ", ".join(k.file_name for k in SOURCE_KINDS[:3])
         raise IngestError(f"no source files in {folder} (expected names like {names} …)")
-    catalog = catalog or load_catalog()
+    catalog = catalog or stores.catalog
     started = time.perf_counter()
     report = IngestReport(
         kinds={k.name: KindCounts() for k in SOURCE_KINDS},

@@ -30,6 +30,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from orderscope.domain.sources import SOURCE_KINDS, SourceKind
 from orderscope.ingest import csv_reader
 from orderscope.ingest.textfiles import (
     BLANK,
@@ -48,7 +49,6 @@ from orderscope.ingest.textfiles import (
     sniff,
     stream,
 )
-from orderscope.sources import SOURCE_KINDS, SourceKind
 
 __all__ = [
     "CHUNK_ROWS",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from orderscope.domain.sources import FRAME_TYPES, SourceKind
 from orderscope.ingest.readers import ROW
 from orderscope.ingest.timestamps import (
     TimeWindow,
@@ -21,7 +22,6 @@ from orderscope.ingest.timestamps import (
     quoted,
     trimmed,
 )
-from orderscope.sources import FRAME_TYPES, SourceKind
 
 __all__ = ["REASON", "TimeWindow", "reject", "validate"]
 

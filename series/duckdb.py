@@ -24,8 +24,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from orderscope.domain.sources import SourceKind
 from orderscope.series import sql as S
-from orderscope.sources import SourceKind
 
 TYPES: dict[str, str] = {
     "str": "VARCHAR",

@@ -1,6 +1,6 @@
 """The series port: the append-only event log, stage dwell, readings, and the ingest bookkeeping.
 
-Tables (one per series kind of orderscope.sources, named after the kind, columns exactly the
+Tables (one per series kind of orderscope.domain.sources, named after the kind, columns exactly the
 kind's columns) plus:
   orders          -- the order master as a dimension table, so slices aggregate in the store;
   stage_dwell     -- order_id, node, visit, entered_at, left_at (null while open), dwell_ms,
@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from orderscope.sources import SourceKind
+from orderscope.domain.sources import SourceKind
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -2,7 +2,7 @@
 
 One text per statement where the dialects agree. What differs stays in the adapter:
   * column types: each adapter passes its own map of logical type -> SQL type to the DDL builders
-    (logical types are those of orderscope.sources plus "int32" for small counters);
+    (logical types are those of orderscope.domain.sources plus "int32" for small counters);
   * uniqueness: the adapter decides which identity becomes a PRIMARY KEY / UNIQUE constraint
     (TimescaleDB requires the partitioning time column in every unique index of a hypertable);
   * how an incoming frame is made visible to SQL: DuckDB registers the Arrow table as a view,
@@ -11,7 +11,7 @@ One text per statement where the dialects agree. What differs stays in the adapt
   * placeholders: texts here use $1, $2, ... (DuckDB's native style); a psycopg adapter rewrites
     them with `to_pyformat`.
 
-Only identifiers that come from orderscope.sources or this module are ever formatted into a
+Only identifiers that come from orderscope.domain.sources or this module are ever formatted into a
 statement, and every one of them passes through `ident` (which quotes it and refuses anything
 that is not a plain name). Values always travel as parameters.
 
@@ -28,9 +28,9 @@ from typing import Any
 
 import polars as pl
 
+from orderscope.domain.sources import SOURCE_KINDS, SourceKind
+from orderscope.domain.sources import kind as source_kind
 from orderscope.series.port import ident
-from orderscope.sources import SOURCE_KINDS, SourceKind
-from orderscope.sources import kind as source_kind
 
 # --- identifiers and table layout -------------------------------------------------------------
 

@@ -40,8 +40,8 @@ from psycopg import sql as pgsql
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 
+from orderscope.domain.sources import SourceKind
 from orderscope.series import sql as S
-from orderscope.sources import SourceKind
 
 TYPES: dict[str, str] = {
     "str": 'text COLLATE "C"',

@@ -13,7 +13,7 @@ def _when(text: str | None) -> datetime | None:
     """An ISO moment (naive = UTC), or the start of a period (2026-W47, 2026-11-18, ...)."""
     if text is None:
         return None
-    from orderscope.analytics.periods import parse_period
+    from orderscope.domain.periods import parse_period
 
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
         """Process variants and loops (a state revisited) of the period against a baseline,
         with significance and where the loops concentrate."""
         from orderscope.analytics.flows import flow_anomalies
-        from orderscope.analytics.periods import parse_period
+        from orderscope.domain.periods import parse_period
 
         try:
             p = parse_period(period)
@@ -159,8 +159,8 @@ def register(app: typer.Typer) -> None:
         """Order health score (0-100): on-time delivery, proactive communication before delays,
         ticket response and resolution; for one order or per slice."""
         from orderscope.analytics.health import order_health, slice_health
-        from orderscope.analytics.periods import Period, parse_period
-        from orderscope.snapshot import UnknownOrder
+        from orderscope.domain.periods import Period, parse_period
+        from orderscope.views.snapshot import UnknownOrder
 
         dims = [d.strip() for d in (by or "").split(",") if d.strip()]
         try:

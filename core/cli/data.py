@@ -152,7 +152,7 @@ def snapshot(
     backend: BackendOpt = None,
 ) -> None:
     """The whole digital archive of one order: status changes, dwell, linked records, stall."""
-    from orderscope.snapshot import UnknownOrder, build_snapshot
+    from orderscope.views.snapshot import UnknownOrder, build_snapshot
 
     with stores_for(settings_for(data_dir, backend), errors=(UnknownOrder,)) as stores:
         snap = build_snapshot(stores, order_id)
@@ -167,7 +167,7 @@ def snapshot(
 @app.command()
 def stats(as_json: JsonOpt = False, data_dir: DataDir = None, backend: BackendOpt = None) -> None:
     """Record counts per source kind and per store, and the quarantine count."""
-    from orderscope.stats import collect_stats
+    from orderscope.views.stats import collect_stats
 
     with stores_for(settings_for(data_dir, backend)) as stores:
         data = collect_stats(stores)

@@ -30,7 +30,7 @@ def register(app: Any) -> None:
         backend: BackendOpt = None,
     ) -> None:
         """Explain a metric change between two periods for a slice, down to evidence records."""
-        from orderscope.analytics.periods import parse_period
+        from orderscope.domain.periods import parse_period
         from orderscope.stores import StoreUnavailable, open_stores
 
         try:

@@ -60,7 +60,7 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def print_json(data: Any) -> None:
-    from orderscope.snapshot import jsonable
+    from orderscope.views.snapshot import jsonable
 
     sys.stdout.write(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n")
 

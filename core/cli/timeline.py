@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orderscope.cli.display import MAX_VALUE, esc
-from orderscope.snapshot import iso
+from orderscope.views.snapshot import iso
 
 
 def _v(value: Any) -> str:

@@ -25,9 +25,9 @@ import pytest
 
 from orderscope.config import Settings, load_settings
 from orderscope.ingest.crashpoints import POINTS
-from orderscope.snapshot import build_snapshot, jsonable
-from orderscope.stats import collect_stats
 from orderscope.stores import open_stores
+from orderscope.views.snapshot import build_snapshot, jsonable
+from orderscope.views.stats import collect_stats
 
 BATCH_ROWS = 2000
 SAMPLE = 50

@@ -40,8 +40,8 @@ def _free_port() -> int:
 def dataset(ingested) -> tuple[Any, dict[str, Any]]:
     """The ingested store and the facts the pages must show, computed directly."""
     from orderscope.analytics.stalls import find_stalls
-    from orderscope.snapshot import build_snapshot
-    from orderscope.stats import collect_stats
+    from orderscope.views.snapshot import build_snapshot
+    from orderscope.views.stats import collect_stats
 
     settings, _ = ingested(ORDERS, SEED, "default")
     with open_stores(settings, read_only=True) as stores:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from orderscope.analytics import forecast as fc
 from orderscope.config import load_settings
-from orderscope.lifecycle import load_catalog
+from orderscope.domain.lifecycle import load_catalog
 from orderscope.stores import open_stores
 
 # seeds the model was not tuned on

@@ -9,8 +9,8 @@ import pytest
 
 from orderscope.analytics.health import SLICE_COLUMNS, order_health, slice_health
 from orderscope.analytics.stalls import find_stalls
-from orderscope.snapshot import UnknownOrder
 from orderscope.stores import open_stores
+from orderscope.views.snapshot import UnknownOrder
 
 
 def _ts(col: str) -> pl.Expr:

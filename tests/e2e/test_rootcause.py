@@ -13,8 +13,8 @@ import math
 
 import pytest
 
-from orderscope.analytics.periods import parse_period
 from orderscope.analytics.rootcause import RootCauseError, explain
+from orderscope.domain.periods import parse_period
 from orderscope.stores import open_stores
 
 ORDERS = 5000

@@ -18,7 +18,7 @@ from orderscope.analytics.baselines import (
     learn_baselines,
 )
 from orderscope.analytics.stalls import STALL_SCHEMA, find_stalls, threshold_grid
-from orderscope.lifecycle import load_catalog
+from orderscope.domain.lifecycle import load_catalog
 from orderscope.stores import open_stores
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from orderscope.ingest.pipeline import ingest_folder
-from orderscope.stats import collect_stats
+from orderscope.views.stats import collect_stats
 
 
 def _only(folder: Path, keep: set[str]) -> None:

@@ -10,9 +10,9 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from orderscope.domain.lifecycle import load_catalog
+from orderscope.domain.sources import SOURCE_KINDS
 from orderscope.generator import generate
-from orderscope.lifecycle import load_catalog
-from orderscope.sources import SOURCE_KINDS
 
 N = 3000
 TS_FMT = "%Y-%m-%dT%H:%M:%S%.3f%#z"

@@ -14,8 +14,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from orderscope.graph.port import GraphStore
-from orderscope.sources import (
+from orderscope.domain.sources import (
     APPROVALS,
     ENTITY_LABELS,
     EQUIPMENT_CALIBRATIONS,
@@ -28,6 +27,7 @@ from orderscope.sources import (
     WAREHOUSE_TASKS,
     SourceKind,
 )
+from orderscope.graph.port import GraphStore
 
 UTC = dt.UTC
 

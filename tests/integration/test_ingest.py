@@ -9,11 +9,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from orderscope.domain.sources import SOURCE_KINDS
 from orderscope.ingest.pipeline import IngestError, ingest_folder
-from orderscope.snapshot import UnknownOrder, build_snapshot
-from orderscope.sources import SOURCE_KINDS
-from orderscope.stats import collect_stats
 from orderscope.stores import open_stores
+from orderscope.views.snapshot import UnknownOrder, build_snapshot
+from orderscope.views.stats import collect_stats
 
 
 def _lines(path: Path) -> list[str]:

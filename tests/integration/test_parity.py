@@ -9,9 +9,9 @@ import pytest
 
 from orderscope.config import load_settings
 from orderscope.ingest.pipeline import ingest_folder
-from orderscope.snapshot import build_snapshot, jsonable
-from orderscope.stats import collect_stats
 from orderscope.stores import open_stores
+from orderscope.views.snapshot import build_snapshot, jsonable
+from orderscope.views.stats import collect_stats
 
 pytestmark = pytest.mark.server
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from orderscope.domain.sources import kind
 from orderscope.series import sql as S
 from orderscope.series.port import SeriesStore
-from orderscope.sources import kind
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
 TS = pl.Datetime("us", "UTC")

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderscope.config import Settings
+from orderscope.domain.sources import SOURCE_KINDS, kind
 from orderscope.ingest.pipeline import ingest_folder
 from orderscope.ingest.readers import ROW, discover, read
 from orderscope.ingest.timestamps import PLANNED_COLUMNS
 from orderscope.ingest.validate import REASON_MAX, TimeWindow, validate
-from orderscope.snapshot import build_snapshot
-from orderscope.sources import SOURCE_KINDS, kind
+from orderscope.views.snapshot import build_snapshot
 
 NOW = datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
 W = TimeWindow.default(now=NOW)

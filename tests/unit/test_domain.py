@@ -3,9 +3,9 @@
 import polars as pl
 import pytest
 
-from orderscope.guard import guard_reasons
-from orderscope.lifecycle import LIFECYCLE_NODES, load_catalog
-from orderscope.sources import BY_NAME, ENTITY_LABELS, SOURCE_KINDS, kind
+from orderscope.domain.guard import guard_reasons
+from orderscope.domain.lifecycle import LIFECYCLE_NODES, load_catalog
+from orderscope.domain.sources import BY_NAME, ENTITY_LABELS, SOURCE_KINDS, kind
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orderscope.analytics.periods import parse_period
+from orderscope.domain.periods import parse_period
 
 UTC = UTC
 

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from orderscope.domain.sources import kind
 from orderscope.ingest.readers import (
     MAX_RECORD_BYTES,
     ROW,
@@ -28,7 +29,6 @@ from orderscope.ingest.readers import (
     read_chunks,
 )
 from orderscope.ingest.textfiles import MAX_RAW_CHARS
-from orderscope.sources import kind
 
 pytestmark = pytest.mark.timeout(120)  # a hang fails the test instead of stalling the run
 

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from orderscope.domain.sources import kind
 from orderscope.ingest.readers import ROW, discover, read
 from orderscope.ingest.validate import validate
-from orderscope.sources import kind
 
 PAYMENT_HEADER = "payment_id,order_id,method,amount,currency,status,authorized_at,captured_at"
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import polars as pl
 
-from orderscope.lifecycle import Catalog, load_catalog
+from orderscope.domain.lifecycle import Catalog
+from orderscope.domain.sources import BY_NAME, SOURCE_KINDS
 from orderscope.ports import Stores
-from orderscope.sources import BY_NAME, SOURCE_KINDS
 
 SESSION_MARGIN = timedelta(hours=2)  # "around" an actor's touch of the order
 
@@ -60,7 +60,7 @@ def _parse_json(text: str | None) -> Any:
 
 
 def build_snapshot(stores: Stores, order_id: str, catalog: Catalog | None = None) -> dict[str, Any]:
-    catalog = catalog or load_catalog()
+    catalog = catalog or stores.catalog
     order = stores.graph.order(order_id)
     if order is None:
         raise UnknownOrder(order_id)
@@ -174,7 +174,7 @@ def _transport(
     waybills = [s["waybill"] for s in shipments]
     tracks = _rows(stores.series.readings(BY_NAME["logistics_tracks"], {"waybill": waybills}))
     start = min(s["created_at"] for s in shipments)
-    delivered = [e["at"] for e in events if e["to_state"] == "DELIVERED"]
+    delivered = [e["at"] for e in events if e["to_state"] == stores.catalog.roles.delivered]
     end = max(delivered) if delivered else (clock or start)
     capacity: list[dict[str, Any]] = []
     for s in shipments:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from orderscope.lifecycle import Catalog
+from orderscope.domain.lifecycle import Catalog
 
 REASON = "_reason"
 

@@ -6,7 +6,6 @@ it a typed shape and the lookups the state-change guard and the analytics need.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -54,12 +53,39 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class Roles:
+    """The nodes the metrics are defined by, named in the catalog's [roles] table.
+
+    start: an order's first node (cycle time starts here); handover: the warehouse hands the
+    parcel to the carrier (cycle time ends here); delivered: the customer has it (on-time is
+    judged here); cancelled: the order was called off (it may be reinstated).
+    """
+
+    start: str = "CREATED"
+    handover: str = "HANDED_OVER"
+    delivered: str = "DELIVERED"
+    cancelled: str = "CANCELLED"
+
+
+@dataclass(frozen=True)
 class Catalog:
     nodes: tuple[str, ...]
     sla_hours: dict[str, float]
     resting: frozenset[str]
     reasons: dict[str, str]
     transitions: tuple[Transition, ...] = field(repr=False)
+    roles: Roles = Roles()
+    # Named groups of nodes ([phases]): where an order is in the warehouse, at QC, in customs,
+    # at the origin or destination hub. Root cause attaches a place's conditions to these.
+    phases: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def phase(self, name: str) -> frozenset[str]:
+        """The nodes of phase `name` (empty when the catalog does not define it)."""
+        return self.phases.get(name, frozenset())
+
+    def before(self, node: str) -> tuple[str, ...]:
+        """The nodes listed before `node` (all nodes when `node` is not in the catalog)."""
+        return self.nodes[: self.nodes.index(node)] if node in self.nodes else self.nodes
 
     def sla_ms(self, node: str) -> int | None:
         hours = self.sla_hours.get(node)
@@ -123,21 +149,27 @@ def _parse(data: dict) -> Catalog:
     states = {s for t in transitions for s in (t.from_state, t.to_state) if s}
     if states - set(nodes_cfg):
         raise ValueError(f"catalog transitions name unknown nodes: {sorted(states - set(nodes_cfg))}")
+    roles = Roles(**data.get("roles", {}))
+    phases = {name: frozenset(members) for name, members in data.get("phases", {}).items()}
+    named = {*vars(roles).values(), *(n for members in phases.values() for n in members)}
+    if named - set(nodes_cfg):
+        raise ValueError(f"catalog [roles] or [phases] name unknown nodes: {sorted(named - set(nodes_cfg))}")
     return Catalog(
         nodes=tuple(nodes_cfg),
         sla_hours={n: float(c["sla_hours"]) for n, c in nodes_cfg.items() if "sla_hours" in c},
         resting=frozenset(n for n, c in nodes_cfg.items() if c.get("resting")),
         reasons=reasons,
         transitions=tuple(transitions),
+        roles=roles,
+        phases=phases,
     )
 
 
 @cache
-def load_catalog(path: str | None = None) -> Catalog:
-    """The catalog at `path`, $ORDERSCOPE_CATALOG, or the shipped default."""
-    path = path or os.environ.get("ORDERSCOPE_CATALOG")
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """The catalog at `path` (Settings.catalog, env ORDERSCOPE_CATALOG), or the shipped default."""
     if path:
         text = Path(path).read_text()
     else:
-        text = resources.files("orderscope").joinpath("catalog/lifecycle.toml").read_text()
+        text = resources.files("orderscope.domain").joinpath("catalog/lifecycle.toml").read_text()
     return _parse(tomllib.loads(text))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from orderscope.domain.sources import SOURCE_KINDS
 from orderscope.ports import Stores
-from orderscope.sources import SOURCE_KINDS
 
 
 def collect_stats(stores: Stores) -> dict[str, Any]:
