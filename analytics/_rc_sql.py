@@ -8,43 +8,13 @@ placeholders numbered by `Params`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from orderscope.graph.port import q
 from orderscope.series.port import ident
+from orderscope.views.metrics import ORDER_DIMENSIONS, ORDER_SLICE_COLUMNS, Params
 
-# Order-master columns a slice may name (and the order dimensions the drill-down decomposes over).
-ORDER_SLICE_COLUMNS: tuple[str, ...] = (
-    "region",
-    "warehouse_id",
-    "channel",
-    "sku_category",
-    "cross_border",
-    "destination_country",
-    "customer_id",
-    "sku",
-    "currency",
-)
-ORDER_DIMENSIONS: tuple[str, ...] = (
-    "region",
-    "warehouse_id",
-    "channel",
-    "sku_category",
-    "cross_border",
-    "destination_country",
-)
-
-
-@dataclass
-class Params:
-    """Collects positional parameters and hands out their `$n` placeholders."""
-
-    values: list[Any] = field(default_factory=list)
-
-    def __call__(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}"
+__all__ = ["ORDER_DIMENSIONS", "ORDER_SLICE_COLUMNS", "Params"]
 
 
 def _slice_where(slice_: dict[str, Any], p: Params, alias: str = "o") -> str:

@@ -31,6 +31,7 @@ import polars as pl
 from orderscope.config import Settings
 from orderscope.domain.lifecycle import Catalog
 from orderscope.domain.sources import BY_NAME, SOURCE_KINDS
+from orderscope.views.metrics import SLICE_DIMENSIONS
 
 log = logging.getLogger("orderscope.dashboard")
 
@@ -38,7 +39,6 @@ UTC = UTC
 CLOCK_TTL = 5.0  # seconds between two reads of the data clock
 CACHE_SIZE = 256
 H = 3_600_000.0  # ms per hour
-SLICE_DIMENSIONS = ("region", "warehouse_id", "channel", "sku_category")
 
 # Fulfilment cycle of an order: hours from its first CREATED to its first HANDED_OVER; the order
 # belongs to the week in which it was handed over (the definition of analytics.rootcause).
