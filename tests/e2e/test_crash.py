@@ -32,29 +32,22 @@ from orderscope.views.stats import collect_stats
 BATCH_ROWS = 2000
 SAMPLE = 50
 
-# (crash points, one per killed run) — every phase of POINTS, some twice in a row; the n-th
-# pass is chosen to land inside the run (orders and order_events span several batches).
+# (crash points, one per killed run) — every point of POINTS at least once on each backend; most
+# cases kill two runs in a row (the second lands wherever the rerun has got to), so few cases
+# cover every phase. The n-th pass is chosen to land inside the run (orders and order_events
+# span several batches).
 EMBEDDED_CASES = [
-    ("file-started:2",),
-    ("chunk-read:5",),
-    ("series-written:4",),  # inside order_events: events stored, dwell not derived
-    ("graph-written:3",),
-    ("quarantined:6",),
     ("file-done:2",),  # order_events done in the ledger, the rest and dwell not yet
-    ("file-done:9",),
-    ("derive-started:1",),
-    ("series-written:2", "graph-written:7"),  # twice in a row
-    ("file-done:2", "derive-started:1"),
+    ("file-started:2", "chunk-read:5"),
+    ("series-written:4", "graph-written:3"),  # inside order_events: events stored, dwell not derived
+    ("quarantined:6", "derive-started:1"),
+    ("file-done:9", "series-written:2"),
 ]
 SERVER_CASES = [
-    ("file-started:3",),
-    ("chunk-read:4",),
-    ("series-written:4",),
-    ("graph-written:3",),
-    ("quarantined:5",),
     ("file-done:2",),
-    ("derive-started:1",),
-    ("series-written:3", "file-done:6"),
+    ("file-started:3", "chunk-read:4"),
+    ("series-written:4", "graph-written:3"),
+    ("quarantined:5", "derive-started:1"),
 ]
 assert {c.split(":")[0] for case in EMBEDDED_CASES for c in case} == set(POINTS)
 assert {c.split(":")[0] for case in SERVER_CASES for c in case} == set(POINTS)
@@ -174,7 +167,7 @@ def test_embedded_crash_then_rerun_equals_uninterrupted(points, source, embedded
     _crash_then_rerun(settings, source, points, want)
 
 
-@pytest.mark.parametrize("fraction", [0.15, 0.45, 0.8])
+@pytest.mark.parametrize("fraction", [0.3, 0.75])
 def test_embedded_kill_at_a_random_moment(fraction, source, embedded_reference, tmp_path):
     """kill -9 from outside at a moment spread over the run (timed from the reference)."""
     duration, want = embedded_reference
