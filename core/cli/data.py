@@ -293,9 +293,7 @@ def _incidents(truth: Path) -> list[dict]:
 def _example_order(settings: Settings) -> str | None:
     from orderscope.stores import open_stores
 
+    from orderscope.views.orders import example_order
+
     with open_stores(settings, read_only=True) as stores:
-        frame = stores.series.query(
-            "SELECT order_id FROM stage_dwell WHERE node = $1 ORDER BY order_id LIMIT 1",
-            ["QC_INSPECTING"],
-        )
-    return frame.item(0, 0) if frame.height else None
+        return example_order(stores)
