@@ -16,12 +16,13 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from orderscope.generator import _world as W
-from orderscope.generator._output import PREFIX, write_all
-from orderscope.generator._sim import Incidents, Sim
+from orderscope.generator import world as W
+from orderscope.generator.ground_truth import ground_truth
+from orderscope.generator.lifecycle import simulate
+from orderscope.generator.output import write_all
+from orderscope.generator.simulation import Incidents
 
 SCENARIOS: dict[str, tuple[str, ...]] = {
     "default": ("qc", "customs", "loop"),
@@ -40,22 +41,6 @@ def _ms(d: datetime) -> int:
     return int(d.timestamp() * 1000)
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _week(ms: int) -> str:
-    y, w, _ = datetime.fromtimestamp(ms / 1000, tz=UTC).isocalendar()
-    return f"{y}-W{w:02d}"
-
-
-def _id(kind: str, rank: np.ndarray | int) -> list[str] | str:
-    p, w = PREFIX[kind]
-    if np.isscalar(rank):
-        return f"{p}{int(rank) + 1:0{w}d}"
-    return [f"{p}{int(r) + 1:0{w}d}" for r in np.sort(np.asarray(rank))]
-
-
 def generate(
     out_dir: Path,
     orders: int,
@@ -64,7 +49,7 @@ def generate(
     start: datetime | None = None,
     weeks: int = 4,
     progress: Callable[[str, float], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Write one file per source kind plus ground_truth.json into out_dir; return row counts.
 
     Deterministic: the same arguments give byte-identical files."""
@@ -89,111 +74,13 @@ def generate(
         baseline=baseline,
         broker_window=(period[0] + 2 * W.DAY + W.HOUR, period[0] + 3 * W.DAY + 10 * W.HOUR),
     )
-    sim = Sim(seed=seed, n=orders, start=t0, end=t1, inc=inc)
     if progress:
         progress("simulate", 0.0)
-    sim.run()
+    sim = simulate(seed=seed, n=orders, start=t0, end=t1, inc=inc)
     if progress:
         progress("simulate", 1.0)
     counts, rank, found = write_all(sim, out_dir, progress)
-    truth = _ground_truth(sim, scenario, rank, found)
+    truth = ground_truth(sim, scenario, rank, found)
     gt = out_dir / "ground_truth.json"
     gt.write_text(json.dumps(truth, indent=2) + "\n")
     return {**counts, "ground_truth": str(gt)}
-
-
-def _ground_truth(sim: Sim, scenario: str, rank: dict, found: dict) -> dict:
-    inc = sim.inc
-    common = {
-        "period": _week(inc.period[0]),
-        "baseline": _week(inc.baseline[0]),
-        "period_range": [_iso(inc.period[0]), _iso(inc.period[1])],
-        "baseline_range": [_iso(inc.baseline[0]), _iso(inc.baseline[1])],
-    }
-    orders = lambda oi: _id("orders", np.unique(oi))  # noqa: E731
-    incidents = []
-    if inc.qc:
-        reps, tasks, oi = [], [], []
-        for rep, tk, faulty, f_oi in sim.qc_incident_reports:
-            reps.append(rep[faulty])
-            tasks.append(tk[faulty])
-            oi.append(f_oi[faulty])
-        rep_r = rank["qc_reports"][np.concatenate(reps)]
-        task_r = rank["warehouse_tasks"][np.concatenate(tasks)]
-        zone = W.ZONES[inc.qc_zone]
-        incidents.append(
-            {
-                "id": "qc_rework_spike",
-                "kind": "qc_rework_spike",
-                "metric": "cycle_time",
-                "slice": {"region": W.REGIONS[W.WH_REGION[inc.qc_wh]]},
-                **common,
-                "cause": {
-                    "warehouse_id": W.WAREHOUSES[inc.qc_wh],
-                    "zone_id": zone,
-                    "equipment_id": W.EQUIPMENT[inc.qc_eq],
-                },
-                "evidence": {
-                    "qc_reports": _id("qc_reports", rep_r[rep_r >= 0]),
-                    "equipment_calibrations": _id(
-                        "equipment_calibrations", found["calibration_overdue_rank"]
-                    ),
-                    "climate_readings": [W.SENSORS[inc.qc_zone]],
-                    "warehouse_tasks": _id("warehouse_tasks", task_r[task_r >= 0]),
-                },
-                "affected_orders": orders(np.concatenate(oi)),
-            }
-        )
-    if inc.customs:
-        stall_oi = sim.customs_stall
-        incidents.append(
-            {
-                "id": "customs_stall",
-                "kind": "customs_stall",
-                "metric": "node_dwell",
-                "slice": {"node": "CUSTOMS_DECLARED"},
-                **common,
-                "cause": {"broker_id": W.BROKERS[inc.broker]},
-                "window": [_iso(inc.broker_window[0]), _iso(inc.broker_window[1])],
-                "evidence": {
-                    "operator_sessions": _id("operator_sessions", found["spike_session_rank"]),
-                    "customs_declarations": _id("customs_declarations", found["customs_stall_rank"]),
-                },
-                "affected_orders": orders(stall_oi),
-            }
-        )
-    if inc.loop:
-        apr, oi = [], []
-        for c, a in sim.loop_apr:
-            m = sim.planted_loop[c]
-            apr.append(a[m])
-            oi.append(c[m])
-        apr_r = rank["approvals"][np.concatenate(apr)] if apr else np.zeros(0, np.int64)
-        oi_all = np.concatenate(oi) if oi else np.zeros(0, np.int64)
-        incidents.append(
-            {
-                "id": "flow_loop",
-                "kind": "flow_loop",
-                "metric": "stall_rate",
-                "slice": {
-                    "channel": W.CHANNELS[inc.loop_channel],
-                    "sku_category": W.CATEGORIES[inc.loop_category],
-                },
-                **common,
-                "cause": {
-                    "channel": W.CHANNELS[inc.loop_channel],
-                    "sku_category": W.CATEGORIES[inc.loop_category],
-                },
-                "pattern": ["PAID", "PICKING", "CANCELLED", "PAID", "PICKING"],
-                "evidence": {"approvals": _id("approvals", apr_r[apr_r >= 0])},
-                "affected_orders": orders(oi_all[apr_r >= 0]),
-            }
-        )
-    return {
-        "seed": sim.seed,
-        "scenario": scenario,
-        "orders": sim.n,
-        "start": _iso(sim.start),
-        "end": _iso(sim.end),
-        "incidents": incidents,
-    }

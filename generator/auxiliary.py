@@ -1,15 +1,21 @@
-"""Records not produced by a status change: tickets, sessions, calibrations, climate, capacity."""
+"""Records not produced by a status change: tickets, sessions, calibrations, climate, capacity.
+
+They are drawn after the lifecycle (tickets follow its outcomes, capacity its scans), each from
+its own random stream.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from orderscope.generator import _world as W
-from orderscope.generator._sim import I64, Sim
-from orderscope.generator._world import DAY, HOUR, MIN, SEC
+from orderscope.generator import world as W
+from orderscope.generator.records import I64
+from orderscope.generator.simulation import Sim
+from orderscope.generator.world import DAY, HOUR, MIN, SEC
 
 
 def tickets(sim: Sim) -> None:
+    """Service tickets: more likely, and about the matter, when something went wrong."""
     rng = sim.rng("tickets")
     n = sim.n
     failed = sim.failed_t >= 0
@@ -27,7 +33,10 @@ def tickets(sim: Sim) -> None:
     has = u[0] < p
     topic = np.where(u[1] < 0.5, 0, 6)
     opened = sim.created + (u[2] * 2 * DAY).astype(I64)
-    ln = lambda med, s: sim.ln(rng, med, s, n)  # noqa: E731
+
+    def ln(med: float, s: float) -> np.ndarray:
+        return sim.ln(rng, med, s, n)
+
     amend = sim.amend_node >= 0
     topic = np.where(amend, 5, topic)
     opened = np.where(amend, sim.created + ln(6 * HOUR, 0.8), opened)
@@ -68,7 +77,9 @@ def sessions(sim: Sim) -> None:
     days = np.arange(d_lo, d_hi, dtype=I64)
     cols: dict[str, list] = {"actor": [], "role": [], "site": [], "t": [], "end": [], "spike": []}
 
-    def crew(crews, base, role, zones, site_of_zone):
+    def crew(
+        crews: np.ndarray, base: int, role: int, zones: tuple[str, ...], site_of_zone: np.ndarray
+    ) -> None:
         per_zone = int(crews.sum())
         idx = np.arange(len(zones) * per_zone)
         zone = idx // per_zone
@@ -136,7 +147,7 @@ SESSION_ROLES = ("operator", "inspector", "agent", "broker")
 SESSION_SITES = tuple(W.WAREHOUSES) + ("CS-CENTRE", "CUSTOMS-GATEWAY")
 
 
-def calibrations(sim: Sim) -> dict:
+def calibrations(sim: Sim) -> None:
     """Periodic calibrations; due_at 30-90 days later; re-calibrated a few days before due.
 
     With the qc incident the chosen equipment's last calibration falls due the day before the
@@ -185,7 +196,6 @@ def calibrations(sim: Sim) -> dict:
         tech=tech,
         overdue=flag,
     )
-    return {}
 
 
 def _office(t: int) -> int:
@@ -195,6 +205,7 @@ def _office(t: int) -> int:
 
 
 def _ar1(eps: np.ndarray, a: float) -> np.ndarray:
+    """An AR(1) drift along each row (a Python loop over the columns, vectorised per step)."""
     out = np.empty_like(eps)
     acc = np.zeros(eps.shape[0])
     for j in range(eps.shape[1]):
