@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +20,25 @@ from pydantic_settings import (
 )
 
 Backend = Literal["embedded", "server"]
+Role = Literal["manager", "analyst", "agent"]
+
+
+class HubUser(BaseModel):
+    """A person who signs in to the hub (dashboard or API, HTTP Basic); the password is kept as
+    an Argon2id hash only (`orderscope users hash-password`)."""
+
+    name: str = Field(min_length=1)
+    role: Role
+    password_hash: SecretStr
+
+
+class HubToken(BaseModel):
+    """An API token of a system (the OMS, a service desk); kept as its SHA-256 digest only
+    (`orderscope users new-token`)."""
+
+    name: str = Field(min_length=1)
+    role: Role
+    digest: SecretStr
 
 
 def _default_home() -> Path:
@@ -63,6 +82,14 @@ class Settings(BaseSettings):
     # Secrets: repr, str and model_dump show '**********'; .get_secret_value() where one is used.
     neo4j_password: SecretStr = SecretStr("orderscope-dev")
     neo4j_database: str = "neo4j"
+
+    # The hub (`orderscope serve`): who may sign in, where files are dropped for ingest, how
+    # large a pushed batch may be. With no users and no tokens it serves 127.0.0.1 only.
+    users: list[HubUser] = Field(default_factory=list)
+    tokens: list[HubToken] = Field(default_factory=list)
+    inbox: Path | None = None  # default: <data_dir>/inbox
+    max_request_mb: float = Field(default=64.0, gt=0)
+    inbox_poll_seconds: float = Field(default=2.0, gt=0)
 
     pg_host: str = "127.0.0.1"
     pg_port: int = 5433

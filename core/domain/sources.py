@@ -506,3 +506,7 @@ def kind(name: str) -> SourceKind:
         return BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown source kind {name!r}; known: {', '.join(BY_NAME)}") from None
+
+# Fields that carry personal data (a customer's identity, an address change in an event's diff,
+# free-text comments): masked wherever they occur for roles that may not see personal data.
+PERSONAL_FIELDS: frozenset[str] = frozenset({"customer_id", "diff", "comment"})

@@ -1,0 +1,146 @@
+"""Who may do what in the hub: users and API tokens from the settings, three roles, masking.
+
+Passwords are stored as Argon2id hashes (`orderscope users hash-password`), API tokens as
+SHA-256 digests (a token is 32 random bytes: a slow hash adds nothing, a fast one keeps every
+request cheap). Comparison is constant-time. With no users and no tokens configured the hub is
+open, but then it binds to 127.0.0.1 only (see orderscope.hub.server).
+
+Roles:
+  manager  everything: reads, analytics, ingest, the pattern library;
+  analyst  every read and analysis, nothing that writes; personal data masked;
+  agent    order snapshot and search only; personal data (customer contact fields) masked.
+The same roles guard the API and the dashboard, and masking is applied to every JSON answer
+and every dashboard page of a role that may not see personal data.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from orderscope.config import HubToken, HubUser, Settings
+from orderscope.domain.sources import PERSONAL_FIELDS
+
+
+class Permission(StrEnum):
+    ORDERS = "orders"  # look an order up, search
+    ANALYTICS = "analytics"  # stalls, flows, root cause, patterns, forecast, health, stats
+    INGEST = "ingest"  # push records, keep or mine patterns, anything that writes
+    PERSONAL = "personal"  # see personal data unmasked
+
+
+ROLES: dict[str, frozenset[Permission]] = {
+    "manager": frozenset(Permission),
+    "analyst": frozenset({Permission.ORDERS, Permission.ANALYTICS}),
+    "agent": frozenset({Permission.ORDERS}),
+}
+MASK = "•••"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a configured user or token, or the local operator of an open hub."""
+
+    name: str
+    role: str
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLES.get(self.role, frozenset())
+
+
+OPEN = Principal("local", "manager")  # an open hub (no users, 127.0.0.1 only)
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of `password` for the `users` setting."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher().hash(password)
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh API token and the digest to put in the `tokens` setting."""
+    token = "osk_" + secrets.token_urlsafe(32)
+    return token, token_digest(token)
+
+
+def token_digest(token: str) -> str:
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+class Access:
+    """Authenticates requests against the configured users and tokens."""
+
+    def __init__(self, users: Iterable[HubUser] = (), tokens: Iterable[HubToken] = ()) -> None:
+        self.users = {u.name: u for u in users}
+        self.tokens = list(tokens)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Access:
+        return cls(settings.users, settings.tokens)
+
+    @property
+    def open(self) -> bool:
+        """No users and no tokens: everyone on the (local) interface is a manager."""
+        return not self.users and not self.tokens
+
+    def password(self, name: str, password: str) -> Principal | None:
+        from argon2 import PasswordHasher
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        user = self.users.get(name)
+        if user is None:
+            PasswordHasher().hash(password)  # same cost for unknown names: no user probing by timing
+            return None
+        try:
+            PasswordHasher().verify(user.password_hash.get_secret_value(), password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return Principal(user.name, user.role)
+
+    def token(self, token: str) -> Principal | None:
+        digest = token_digest(token)
+        for t in self.tokens:
+            if hmac.compare_digest(t.digest.get_secret_value(), digest):
+                return Principal(t.name, t.role)
+        return None
+
+    def authorization(self, header: str | None) -> Principal | None:
+        """The principal of an `Authorization: Bearer <token>` or `Basic <user:password>` header."""
+        if self.open:
+            return OPEN
+        if not header:
+            return None
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return self.token(value.strip())
+        if scheme.lower() == "basic":
+            try:
+                name, _, password = base64.b64decode(value.strip()).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return None
+            return self.password(name, password)
+        return None
+
+
+def mask(value: Any, principal: Principal) -> Any:
+    """`value` (any JSON-like structure) with every personal field masked, unless the principal
+    may see personal data. Fields are recognised by name wherever they occur (an order's
+    columns, a linked record, an event, an analytics segment), so no output can forget one."""
+    if principal.can(Permission.PERSONAL):
+        return value
+    return _mask(value, PERSONAL_FIELDS)
+
+
+def _mask(value: Any, fields: frozenset[str]) -> Any:
+    if isinstance(value, Mapping):
+        return {k: (MASK if k in fields and v is not None else _mask(v, fields)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v, fields) for v in value]
+    return value
