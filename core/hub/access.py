@@ -5,12 +5,7 @@ SHA-256 digests (a token is 32 random bytes: a slow hash adds nothing, a fast on
 request cheap). Comparison is constant-time. With no users and no tokens configured the hub is
 open, but then it binds to 127.0.0.1 only (see orderscope.hub.server).
 
-Roles:
-  manager  everything: reads, analytics, ingest, the pattern library;
-  analyst  every read and analysis, nothing that writes; personal data masked;
-  agent    order snapshot and search only; personal data (customer contact fields) masked.
-The same roles guard the API and the dashboard, and masking is applied to every JSON answer
-and every dashboard page of a role that may not see personal data.
+The roles and what each may do are domain rules: orderscope.domain.access.
 """
 
 from __future__ import annotations
@@ -19,42 +14,10 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
+from collections.abc import Iterable
 
 from orderscope.config import HubToken, HubUser, Settings
-from orderscope.domain.sources import PERSONAL_FIELDS
-
-
-class Permission(StrEnum):
-    ORDERS = "orders"  # look an order up, search
-    ANALYTICS = "analytics"  # stalls, flows, root cause, patterns, forecast, health, stats
-    INGEST = "ingest"  # push records, keep or mine patterns, anything that writes
-    PERSONAL = "personal"  # see personal data unmasked
-
-
-ROLES: dict[str, frozenset[Permission]] = {
-    "manager": frozenset(Permission),
-    "analyst": frozenset({Permission.ORDERS, Permission.ANALYTICS}),
-    "agent": frozenset({Permission.ORDERS}),
-}
-MASK = "•••"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is asking: a configured user or token, or the local operator of an open hub."""
-
-    name: str
-    role: str
-
-    def can(self, permission: Permission) -> bool:
-        return permission in ROLES.get(self.role, frozenset())
-
-
-OPEN = Principal("local", "manager")  # an open hub (no users, 127.0.0.1 only)
+from orderscope.domain.access import OPEN, Principal
 
 
 def hash_password(password: str) -> str:
@@ -127,20 +90,3 @@ class Access:
                 return None
             return self.password(name, password)
         return None
-
-
-def mask(value: Any, principal: Principal) -> Any:
-    """`value` (any JSON-like structure) with every personal field masked, unless the principal
-    may see personal data. Fields are recognised by name wherever they occur (an order's
-    columns, a linked record, an event, an analytics segment), so no output can forget one."""
-    if principal.can(Permission.PERSONAL):
-        return value
-    return _mask(value, PERSONAL_FIELDS)
-
-
-def _mask(value: Any, fields: frozenset[str]) -> Any:
-    if isinstance(value, Mapping):
-        return {k: (MASK if k in fields and v is not None else _mask(v, fields)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_mask(v, fields) for v in value]
-    return value
