@@ -30,6 +30,7 @@ import polars as pl
 
 from orderscope.config import Settings
 from orderscope.domain.lifecycle import Catalog
+from orderscope.ports import Stores
 from orderscope.domain.sources import BY_NAME, SOURCE_KINDS
 from orderscope.views.metrics import SLICE_DIMENSIONS
 
@@ -104,13 +105,21 @@ def week_start(label: str) -> datetime:
 class DashboardData:
     """Read access for the dashboard (see the module doc)."""
 
-    def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog | None = None,
+        stores: Stores | None = None,
+        lock: threading.RLock | None = None,
+    ) -> None:
+        """Opens the stores read-only, or uses the hub's `stores` (and its `lock`) as given:
+        then the hub owns them, and new data reaches the pages through `invalidate`."""
         from orderscope.stores import open_stores
 
         self.settings = settings
-        self.lock = threading.RLock()
+        self.lock = lock or threading.RLock()
         self._exit = ExitStack()
-        self.stores = self._exit.enter_context(open_stores(settings, read_only=True))
+        self.stores = stores or self._exit.enter_context(open_stores(settings, read_only=True))
         self.catalog = catalog or self.stores.catalog
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._clock: datetime | None = None
@@ -130,6 +139,13 @@ class DashboardData:
                 self._clock = self.stores.series.data_clock()
                 self._clock_read = now
             return self._clock
+
+    def invalidate(self) -> None:
+        """New data arrived (the hub ingested something): forget every cached answer and
+        re-read the data clock on the next request, even if the clock did not move."""
+        with self.lock:
+            self._cache.clear()
+            self._clock_read = 0.0
 
     def cached(self, name: str, compute: Callable[[], Any], *key: Any) -> Any:
         """compute(), remembered under (name, data clock, key)."""
