@@ -25,6 +25,7 @@ from dash.exceptions import PreventUpdate
 from orderscope.config import Settings
 from orderscope.dashboard import drilldown, lookup, overview, stalls
 from orderscope.dashboard.data import DashboardData
+from orderscope.dashboard.viewer import PAGE_NEEDS, may_open, viewer
 
 log = logging.getLogger("orderscope.dashboard")
 
@@ -106,6 +107,17 @@ def _query(search: str | None) -> dict[str, str]:
 def render(data: DashboardData, pathname: str | None, search: str | None) -> Any:
     path = (pathname or "/").rstrip("/") or "/"
     q = _query(search)
+    who = viewer()
+    if path in PAGE_NEEDS and not may_open(path, who):
+        return dbc.Alert(
+            [
+                html.H5("Not for your role", className="alert-heading"),
+                f"The {who.role} role cannot open this page. ",
+                dcc.Link("Look an order up", href="/order"),
+            ],
+            color="warning",
+            id="not-allowed",
+        )
     if path == "/":
         return overview.layout(data)
     if path == "/drilldown":

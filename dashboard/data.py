@@ -30,8 +30,8 @@ import polars as pl
 
 from orderscope.config import Settings
 from orderscope.domain.lifecycle import Catalog
-from orderscope.ports import Stores
 from orderscope.domain.sources import BY_NAME, SOURCE_KINDS
+from orderscope.ports import Stores
 from orderscope.views.metrics import SLICE_DIMENSIONS
 
 log = logging.getLogger("orderscope.dashboard")
@@ -376,7 +376,10 @@ class DashboardData:
                 except UnknownOrder:
                     return None
 
-        return self.cached("snapshot", compute, order_id)
+        from orderscope.dashboard.viewer import viewer
+        from orderscope.domain.access import mask
+
+        return mask(self.cached("snapshot", compute, order_id), viewer())
 
     def order_health(self, order_id: str) -> dict[str, Any] | None:
         def compute() -> dict[str, Any] | None:
