@@ -6,18 +6,32 @@ the GraphStore and SeriesStore ports.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from orderscope.config import Settings
 from orderscope.domain.lifecycle import load_catalog
 from orderscope.graph.port import GraphStore
+from orderscope.ownership import HubOwner, live_owner
 from orderscope.ports import Stores
 from orderscope.series.port import SeriesStore
 
 
 class StoreUnavailable(RuntimeError):
     """A store could not be opened; the message says what to do."""
+
+
+class HubOwnsStore(StoreUnavailable):
+    """A running hub owns the embedded data dir: ask it (over HTTP) instead."""
+
+    def __init__(self, owner: HubOwner, data_dir: Path) -> None:
+        super().__init__(
+            f"the orderscope hub at {owner.url} (pid {owner.pid}) owns {data_dir}: use its API or "
+            "dashboard (ingest, snapshot and stats go through it by themselves), or stop it first"
+        )
+        self.owner = owner
 
 
 def open_graph(settings: Settings, read_only: bool = False) -> GraphStore:
@@ -54,6 +68,9 @@ def open_series(settings: Settings, read_only: bool = False) -> SeriesStore:
 @contextmanager
 def open_stores(settings: Settings, read_only: bool = False) -> Iterator[Stores]:
     """Both stores, schema ensured (unless read-only), closed on exit."""
+    hub = live_owner(settings)
+    if hub is not None:
+        raise HubOwnsStore(hub, settings.data_dir)
     if read_only and settings.backend == "embedded" and not settings.series_path.exists():
         raise StoreUnavailable(
             f"no orderscope data under {settings.data_dir.resolve()}: run `orderscope ingest DIR` "
@@ -98,7 +115,15 @@ def _hint(settings: Settings, which: str, error: Exception) -> str:
             f"cannot reach the {which} server at {where}: {error}. Start the local services with "
             "`orderscope services up` (or `docker compose up -d`), or check ORDERSCOPE_* settings."
         )
-    return (
-        f"cannot open the embedded {which} store under {settings.data_dir}: {error}. "
-        "Is another orderscope process (dashboard, ingest) using it?"
-    )
+    held = _LOCK_HOLDER.search(str(error))
+    if held or "lock" in str(error).lower():
+        pid = f" (pid {held.group(1)})" if held else ""
+        return (
+            f"another orderscope process{pid} is using {settings.data_dir} (a dashboard, an ingest?): "
+            "wait for it or stop it. To read and ingest at the same time, run `orderscope serve`: "
+            "commands then go through it"
+        )
+    return f"cannot open the embedded {which} store under {settings.data_dir}: {error}"
+
+
+_LOCK_HOLDER = re.compile(r"PID (\d+)")

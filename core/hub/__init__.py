@@ -6,5 +6,6 @@ HTTP API, the dashboard and live ingest (an inbox folder), with users, tokens an
 - `access`: users, tokens, roles and the masking of personal data.
 - `inbox`: the watched folder (a dropped file is ingested once, then moved to done/ or failed/).
 - `telemetry`: Prometheus metrics.
-- `owner`: which hub owns a data dir, so the CLI can go through it instead of hitting a lock.
+(`orderscope.ownership` records which hub owns an embedded data dir, so other commands go
+through it instead of meeting a lock.)
 """

@@ -1,0 +1,140 @@
+"""Start the hub: one process that owns the stores and serves the API, the dashboard and the
+inbox, until interrupted.
+
+    from orderscope.hub.server import create_app, serve
+    serve(settings, host="127.0.0.1", port=8050)
+
+Binding rules: with no users and no tokens configured the hub is open to whoever reaches it, so
+it binds to a loopback address only and says so; any other address without users is refused.
+On the embedded backend the hub is the only process that opens the data dir (it records itself
+in `<data_dir>/hub.json`; other commands go through it). On the server backend any number of
+hubs may run side by side: they hold no state of their own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sys
+import threading
+from contextlib import ExitStack
+from typing import Any
+
+from fastapi import FastAPI
+
+from orderscope import ownership as owner
+from orderscope.config import Settings
+from orderscope.hub import api, pages
+from orderscope.hub.access import Access
+from orderscope.hub.context import Hub
+from orderscope.hub.inbox import Inbox, InboxWatcher
+from orderscope.hub.locking import serialized
+from orderscope.ports import Stores
+
+log = logging.getLogger("orderscope.hub")
+
+
+class HubError(RuntimeError):
+    """The hub cannot start as asked; the message says what to do."""
+
+
+def create_app(settings: Settings, stores: Stores, dashboard: bool = True) -> FastAPI:
+    """The hub's ASGI app over `stores` (which the caller opened and will close)."""
+    lock = threading.RLock()
+    hub = Hub(settings, serialized(stores, lock), lock, Access.from_settings(settings))
+    app = FastAPI(
+        title="orderscope",
+        version="1",
+        summary="Order traceability: push records, look orders up, ask the analytics.",
+        openapi_url="/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.hub = hub
+    api.install(app)
+    pages.install(app)
+    if dashboard:
+        from a2wsgi import WSGIMiddleware
+
+        from orderscope.dashboard.app import create_app as create_dashboard
+        from orderscope.dashboard.data import DashboardData
+
+        data = DashboardData(settings, stores=hub.stores, lock=lock)
+        hub.on_new_data.append(data.invalidate)
+        dash_app = create_dashboard(settings, data)
+        app.mount("/", pages.DashboardGate(WSGIMiddleware(dash_app.server), hub))  # type: ignore[arg-type]
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(settings: Settings, host: str) -> str | None:
+    """None when `host` may be served; otherwise why not. Also the one-line notice of an open hub."""
+    if Access.from_settings(settings).open and not is_loopback(host):
+        return (
+            f"refusing to serve {host} without users: anyone who reaches it could read and change "
+            "everything. Add users or tokens (`orderscope users --help`), or serve 127.0.0.1"
+        )
+    return None
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8050) -> None:
+    """Run the hub until Ctrl+C (blocking)."""
+    import uvicorn
+
+    from orderscope.stores import StoreUnavailable, open_stores
+
+    refusal = check_binding(settings, host)
+    if refusal:
+        raise HubError(refusal)
+    running = owner.live_owner(settings)
+    if running is not None:
+        raise HubError(f"a hub (pid {running.pid}) already serves {settings.data_dir} at {running.url}")
+    url = f"http://{host}:{port}/"
+    with ExitStack() as stack:
+        try:
+            stores = stack.enter_context(open_stores(settings))
+        except StoreUnavailable as e:
+            raise HubError(str(e)) from None
+        app = create_app(settings, stores)
+        hub: Hub = app.state.hub
+        if settings.backend == "embedded":
+            me = owner.claim(settings, url)
+            hub.allow_local(me.token)
+            stack.callback(owner.release, settings, me)
+        inbox = Inbox(settings.inbox or settings.data_dir / "inbox", hub.stores, window=hub.window)
+        inbox.on_report = lambda name, report: _after_inbox(hub, report)
+        watcher = InboxWatcher(inbox, settings.inbox_poll_seconds)
+        watcher.start()
+        stack.callback(watcher.stop)
+        _announce(settings, url, inbox.folder, hub)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Server(config).run()
+
+
+def _after_inbox(hub: Hub, report: Any) -> None:
+    hub.telemetry.count_report(report)
+    for callback in hub.on_new_data:
+        callback()
+
+
+def _announce(settings: Settings, url: str, inbox: Any, hub: Hub) -> None:
+    where = str(settings.data_dir) if settings.backend == "embedded" else "Neo4j + TimescaleDB"
+    lines = [
+        f"orderscope hub: {url}  (Ctrl+C to stop)",
+        f"  dashboard {url}   API {url}api/v1   OpenAPI {url}openapi.json   metrics {url}metrics",
+        f"  stores    {settings.backend} · {where}",
+        f"  inbox     {inbox}  (drop source files here)",
+    ]
+    if hub.access.open:
+        lines.append("  access    open: no users configured, so serving this machine (loopback) only")
+    else:
+        lines.append(f"  access    {len(hub.access.users)} users, {len(hub.access.tokens)} tokens")
+    print("\n".join(lines), file=sys.stdout, flush=True)
