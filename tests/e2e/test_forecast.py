@@ -15,6 +15,7 @@ from orderscope.analytics import forecast as fc
 from orderscope.config import load_settings
 from orderscope.domain.lifecycle import load_catalog
 from orderscope.stores import open_stores
+from orderscope.views.snapshot import jsonable
 
 # seeds the model was not tuned on
 CASES = [(41, "clean"), (43, "default")]
@@ -35,15 +36,16 @@ def fitted(request, ingested):
 def test_backtest_beats_the_base_rate_and_the_naive_eta(fitted):
     _, model, _, _ = fitted
     bt = model.backtest
-    assert "skipped" not in bt, bt
-    assert bt["test_examples"] >= 1000 and bt["test_orders"] >= 300
-    assert bt["brier"] < bt["brier_base_rate"], bt
+    assert bt is not None and bt.skipped is None and bt.scores is not None, bt
+    s = bt.scores
+    assert bt.test_examples >= 1000 and bt.test_orders >= 300
+    assert s.brier < s.brier_base_rate, bt
     # also where the answer is not already certain (orders not yet past promised_at)
-    assert bt["brier_before_promise"] < bt["brier_base_rate_before_promise"], bt
-    assert bt["log_loss"] < bt["log_loss_base_rate"], bt
-    assert bt["eta_mae_h"] <= 0.8 * bt["naive_mae_h"], bt
-    assert bt["cutoff"] < bt["test_window"][1] <= model.trained_as_of
-    assert sum(b["n"] for b in bt["reliability"]) == bt["test_examples"]
+    assert s.brier_before_promise < s.brier_base_rate_before_promise, bt
+    assert s.log_loss < s.log_loss_base_rate, bt
+    assert s.eta_mae_h <= 0.8 * s.naive_mae_h, bt
+    assert bt.cutoff < bt.test_window[1] <= model.trained_as_of
+    assert sum(b.n for b in s.reliability) == bt.test_examples
 
 
 def test_forecast_rows_are_sane(fitted):
@@ -70,7 +72,8 @@ def test_forecast_rows_are_sane(fitted):
 
 def test_every_open_order_is_listed(fitted):
     settings, _, rows, _ = fitted
-    resting = sorted(load_catalog().resting)
+    catalog = load_catalog()
+    resting = sorted(catalog.resting)
     with open_stores(settings, read_only=True) as stores:
         last = stores.series.query(
             """
@@ -78,9 +81,10 @@ def test_every_open_order_is_listed(fitted):
                    ROW_NUMBER() OVER (PARTITION BY d."order_id"
                                       ORDER BY d."entered_at" DESC, d."node" DESC) AS rk,
                    (SELECT COUNT(*) FROM "stage_dwell" x
-                    WHERE x."order_id" = d."order_id" AND x."node" = 'DELIVERED') AS delivered
+                    WHERE x."order_id" = d."order_id" AND x."node" = $1) AS delivered
             FROM "stage_dwell" d
-            """
+            """,
+            [catalog.roles.delivered],
         )
     expected = last.filter(
         (pl.col("rk") == 1)
@@ -96,7 +100,7 @@ def test_every_open_order_is_listed(fitted):
 
 def test_deterministic_for_a_seed(fitted):
     settings, model, rows, _ = fitted
-    if model.backtest.get("breach_rate_test") is None:
+    if model.backtest is None or model.backtest.scores is None:
         pytest.skip("backtest skipped")
     with open_stores(settings, read_only=True) as stores:
         again = fc.train(stores, random_state=0, backtest=False)
@@ -152,7 +156,9 @@ def test_cli_json(fitted, monkeypatch):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["backtest"]["brier"] == model.backtest["brier"]
+    assert data["backtest"]["brier"] == model.backtest.scores.brier
+    assert data["backtest"] == jsonable(fc.backtest_dict(model.backtest))
+    assert data["model"] == jsonable(model.describe())
     assert len(data["orders"]) == 5
     assert {"order_id", "eta", "breach_probability"} <= set(data["orders"][0])
     human = runner.invoke(app, args[:1] + args[4:])
