@@ -52,7 +52,12 @@ class Incidents:
 
 @dataclass
 class Sim:
-    """Per-order arrays (dimensions, fates, outcomes) and the event and record chunks so far."""
+    """Per-order arrays (dimensions, fates, outcomes) and the event and record chunks so far.
+
+    draw_orders sets the per-order arrays; the stages fill the outcomes (paid_t, delivered_t,
+    ...) and set what later stages, the auxiliary records and the ground truth read:
+    pay_attempt, wave_slot (warehouse), loop_apr, qc_incident_reports (the planted loop and QC
+    incident), customs_stall, customs_stall_decl, hold_t (shipping), late (delay notices)."""
 
     seed: int
     n: int
