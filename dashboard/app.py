@@ -1,7 +1,7 @@
 """The orderscope dashboard (Dash + Bootstrap): overview, drill-down, order lookup, stalls & flows.
 
-    from orderscope.dashboard.app import create_app, serve
-    serve(settings, port=8050)          # blocking; prints the URL
+    from orderscope.dashboard.app import create_app
+    app = create_app(settings)          # a Dash app; `orderscope serve` mounts it in the hub
 
 Pages: /  (overview), /drilldown, /order?order=ID (or ?record=KIND:ID), /stalls.
 The stores are opened once, read-only, when the app is created; every store call is serialized
@@ -12,7 +12,6 @@ Everything the browser needs is served by the app itself (no CDN): it works offl
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -175,50 +174,3 @@ def _register(app: dash.Dash, data: DashboardData) -> None:
         from urllib.parse import urlencode
 
         return "?" + urlencode({"order": value})
-
-
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8050, debug: bool = False) -> None:
-    """Serve the dashboard until interrupted (blocking). Prints the URL first."""
-    from orderscope.stores import StoreUnavailable
-
-    try:
-        app = create_app(settings)
-    except StoreUnavailable as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(1) from e
-    url = f"http://{host}:{port}/"
-    print(f"orderscope dashboard: {url}  (Ctrl+C to stop)", file=sys.stdout, flush=True)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    try:
-        app.run(
-            host=host,
-            port=port,
-            debug=debug,
-            use_reloader=False,
-            threaded=True,
-            dev_tools_disable_version_check=True,  # no call home: works offline
-        )
-    finally:
-        app.orderscope_data.close()  # type: ignore[attr-defined]
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m orderscope.dashboard.app [--port N] [--host H] [--data-dir D] [--backend B]`"""
-    import argparse
-
-    from orderscope.config import load_settings
-
-    p = argparse.ArgumentParser(prog="python -m orderscope.dashboard.app", description=__doc__.split("\n")[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8050)
-    p.add_argument("--data-dir", type=Path, default=None, help="embedded stores (env ORDERSCOPE_DATA_DIR)")
-    p.add_argument("--backend", choices=["embedded", "server"], default=None)
-    p.add_argument("--debug", action="store_true", help="Dash dev tools (error overlay, props checks)")
-    a = p.parse_args(argv)
-    serve(load_settings(data_dir=a.data_dir, backend=a.backend), host=a.host, port=a.port, debug=a.debug)
-
-
-__all__ = ["create_app", "serve", "render", "main"]
-
-if __name__ == "__main__":
-    main()

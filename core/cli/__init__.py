@@ -2,8 +2,10 @@
 results into text or JSON.
 
     shared.py     the typer app, shared options (--data-dir, --backend, --json), consoles, errors
-    data.py       generate, ingest, snapshot, stats, quarantine, reset, demo, dashboard
+    data.py       generate, ingest, snapshot, stats, quarantine, reset, demo
     services.py   services up | down | status
+    hub.py        serve (the hub: API, dashboard, inbox), dashboard, users hash-password | new-token
+    hub_client.py commands that go through a running hub
     analytics.py  stalls, flows, health
     rootcause.py  rootcause
     patterns.py   patterns mine | keep | list
@@ -14,7 +16,7 @@ results into text or JSON.
 Importing this package registers every command on `app` (the console script's entry point).
 """
 
-from orderscope.cli import analytics, data, forecast, patterns, rootcause, services  # noqa: F401  (their commands register on import)
+from orderscope.cli import analytics, data, forecast, hub, patterns, rootcause, services  # noqa: F401  (their commands register on import)
 from orderscope.cli.shared import app
 
 analytics.register(app)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
@@ -25,6 +26,7 @@ from orderscope.cli.shared import (
     stores_for,
 )
 from orderscope.config import Settings
+from orderscope.ownership import HubOwner, live_owner
 
 
 @app.command()
@@ -57,9 +59,16 @@ def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool
     from orderscope.ingest.validate import TimeWindow
     from orderscope.stores import StoreUnavailable, is_store_error, open_stores
 
+    files, _ = discover(folder) if folder.is_dir() else ([], [])
+    total = sum(f.path.stat().st_size for f in files)
+    hub = live_owner(settings)
+    if hub is not None:  # the hub holds the stores: it runs the ingest
+        console.print(f"a hub owns {esc(settings.data_dir)}: ingesting through {esc(hub.url)}")
+        data = _through_hub(
+            hub, "POST", "/api/v1/ingest/folder", {"path": str(folder.resolve()), "reprocess": reprocess}
+        )
+        return _report(dict(data, bytes=total), as_json)
     try:
-        files, _ = discover(folder) if folder.is_dir() else ([], [])
-        total = sum(f.path.stat().st_size for f in files)
         with open_stores(settings) as stores, progress_bar() as bar:
             task = bar.add_task("ingesting", total=max(len(files), 1))
             report = ingest_folder(
@@ -80,13 +89,24 @@ def _run_ingest(settings: Settings, folder: Path, reprocess: bool, as_json: bool
             f"a store failed during ingest ({type(e).__name__}: {esc(e, MAX_VALUE)}). Nothing is "
             "lost: once it is reachable again, run the same command and it completes exactly"
         )
-    data = report.to_dict()
-    data["bytes"] = total
+    return _report(dict(report.to_dict(), bytes=total), as_json)
+
+
+def _report(data: dict, as_json: bool) -> dict:
     if as_json:
         print_json(data)
     else:
         _print_ingest(data)
     return data
+
+
+def _through_hub(hub: HubOwner, method: str, path: str, body: dict | None = None) -> Any:
+    from orderscope.cli.hub_client import HubUnreachable, call, revive_times
+
+    try:
+        return revive_times(call(hub, method, path, body))
+    except HubUnreachable as e:
+        fail(str(e))
 
 
 def _print_ingest(data: dict) -> None:
@@ -154,8 +174,13 @@ def snapshot(
     """The whole digital archive of one order: status changes, dwell, linked records, stall."""
     from orderscope.views.snapshot import UnknownOrder, build_snapshot
 
-    with stores_for(settings_for(data_dir, backend), errors=(UnknownOrder,)) as stores:
-        snap = build_snapshot(stores, order_id)
+    settings = settings_for(data_dir, backend)
+    hub = live_owner(settings)
+    if hub is not None:
+        snap = _through_hub(hub, "GET", f"/api/v1/orders/{quote(order_id, safe='')}")
+    else:
+        with stores_for(settings, errors=(UnknownOrder,)) as stores:
+            snap = build_snapshot(stores, order_id)
     if as_json:
         print_json(snap)
     else:
@@ -169,8 +194,13 @@ def stats(as_json: JsonOpt = False, data_dir: DataDir = None, backend: BackendOp
     """Record counts per source kind and per store, and the quarantine count."""
     from orderscope.views.stats import collect_stats
 
-    with stores_for(settings_for(data_dir, backend)) as stores:
-        data = collect_stats(stores)
+    settings = settings_for(data_dir, backend)
+    hub = live_owner(settings)
+    if hub is not None:
+        data = _through_hub(hub, "GET", "/api/v1/stats")
+    else:
+        with stores_for(settings) as stores:
+            data = collect_stats(stores)
     if as_json:
         print_json(data)
         return
@@ -264,23 +294,9 @@ def demo(
     out.print(f"  planted incidents:     {esc(truth)}")
     if not serve:
         return
-    from orderscope.dashboard.app import serve as serve_dashboard
+    from orderscope.cli.hub import run_hub
 
-    serve_dashboard(settings, port=port)
-
-
-@app.command()
-def dashboard(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8050,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    data_dir: DataDir = None,
-    backend: BackendOpt = None,
-) -> None:
-    """Serve the dashboard (overview, drill-down, order lookup, stalls & flows) on an existing
-    store, until Ctrl+C."""
-    from orderscope.dashboard.app import serve as serve_dashboard
-
-    serve_dashboard(settings_for(data_dir, backend), host=host, port=port)
+    run_hub(settings, "127.0.0.1", port)
 
 
 def _incidents(truth: Path) -> list[dict]:
@@ -292,7 +308,6 @@ def _incidents(truth: Path) -> list[dict]:
 
 def _example_order(settings: Settings) -> str | None:
     from orderscope.stores import open_stores
-
     from orderscope.views.orders import example_order
 
     with open_stores(settings, read_only=True) as stores:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from orderscope.domain.access import Permission, Principal, mask
 from orderscope.hub.context import Hub
 from orderscope.ingest.batches import FORMATS, BatchError, KeyReused, ingest_batch
+from orderscope.ingest.pipeline import IngestError, ingest_folder
 from orderscope.views.neighbourhood import order_graph
 from orderscope.views.search import search_orders
 from orderscope.views.snapshot import UnknownOrder, build_snapshot, jsonable
@@ -152,6 +155,33 @@ async def _upload(request: Request, fmt: str | None, limit: int, limit_mb: float
             f"name the file .csv/.parquet/.jsonl/.json or pass ?format= ({', '.join(FORMATS)})",
         )
     return data, fmt
+
+
+class FolderRequest(BaseModel):
+    path: str = Field(description="A folder on the hub's machine holding source files")
+    reprocess: bool = False
+
+
+@router.post("/ingest/folder", summary="Ingest a folder on the hub's machine (as `orderscope ingest`)")
+def ingest_folder_route(body: FolderRequest, request: Request, who: Writer) -> JSONResponse:
+    """What `orderscope ingest DIR` sends when a hub owns the data dir: the same pipeline and
+    report, run by the process that holds the stores."""
+    hub = hub_of(request)
+    folder = Path(body.path)
+    try:
+        report = hub.run_ingest(
+            lambda stores: ingest_folder(
+                folder,
+                stores,
+                reprocess=body.reprocess,
+                batch_rows=hub.settings.ingest_batch_rows,
+                window=hub.window(),
+            )
+        )
+    except IngestError as e:
+        raise ApiError(422, "bad_folder", str(e)) from None
+    hub.telemetry.count_report(report)
+    return answer(report.to_dict(), who)
 
 
 @router.get("/orders/{order_id}", summary="An order's snapshot (as `orderscope snapshot --json`)")
