@@ -1,8 +1,9 @@
 """The embedded series adapter: DuckDB (one file, zero set-up).
 
 Frames travel as Arrow both ways: an incoming polars frame is registered as a view and copied in
-with one INSERT ... SELECT; reads come back with `.pl()`. The SQL texts live in
-orderscope.series.sql and are shared with the TimescaleDB adapter; what is DuckDB's own is here:
+with one INSERT ... SELECT; reads come back with `.pl()`. The table layout, the SQL texts and the
+key look-ups are shared with the TimescaleDB adapter (orderscope.series.tables, .sql, .dwell,
+.ledger, .frames); what is DuckDB's own is here:
 the type map, which tables carry a primary key (KEYED_TABLES), ART indexes for the point reads,
 frame registration, the full dwell rebuild as a fresh table, and the session time zone (UTC, so
 TIMESTAMPTZ comes back as Datetime("us", "UTC")).
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,63 @@ import duckdb
 import polars as pl
 
 from orderscope.domain.sources import SourceKind
-from orderscope.series import sql as S
+from orderscope.series.dwell import (
+    DWELL_DELETE_SCOPE,
+    DWELL_INSERT,
+    DWELL_SCOPE,
+    FULL_REBUILD_SHARE,
+    ORDERS_COUNT,
+    PENDING_CLEAR,
+    PENDING_COUNT,
+    PENDING_MARK,
+)
+from orderscope.series.frames import dedupe_frame, empty_frame, prepare_frame, quarantine_frame
+from orderscope.series.ledger import (
+    LEDGER_ALL,
+    LEDGER_COUNTS,
+    LEDGER_FAIL,
+    LEDGER_FIND,
+    LEDGER_FINISH,
+    LEDGER_HASH,
+    LEDGER_START,
+    QUARANTINE_INSERT,
+    QUARANTINE_ROWS,
+    QUARANTINE_SUMMARY,
+)
+from orderscope.series.port import ident
+from orderscope.series.sql import (
+    DATA_CLOCK,
+    DWELL_FOR_ORDER,
+    EVENTS_FOR_ORDER,
+    PATTERN_HITS_ALL,
+    PATTERN_HITS_OF,
+    PATTERNS_ALL,
+    SESSIONS_OVERLAPPING,
+    counts_sql,
+    insert_new_sql,
+    known_keys_over,
+    known_order_ids_over,
+    readings_query,
+    stored_rows_over,
+)
+from orderscope.series.tables import (
+    ADDED_COLUMNS,
+    DERIVE_PENDING,
+    EVENT_TABLE,
+    PATTERN_HITS,
+    PATTERN_LIBRARY,
+    STAGE_DWELL,
+    STORED_KINDS,
+    TABLES,
+    TABLES_BY_NAME,
+    Table,
+    add_column_sql,
+    create_index_sql,
+    create_table_sql,
+    drop_table_sql,
+    kind_table,
+    table_of,
+)
 
 TYPES: dict[str, str] = {
     "str": "VARCHAR",
@@ -103,6 +160,21 @@ class DuckDBSeries:
         with self._lock:
             return self._con.sql(sql, params=list(params) if params else None).pl()
 
+    def _select_over(
+        self,
+        frame: pl.DataFrame,
+        table: Table,
+        stem: str,
+        text: Callable[[str], str],
+        schema: Mapping[str, pl.DataType],
+    ) -> pl.DataFrame:
+        """A SelectOver (orderscope.series.sql): the frame registered as a view; the result
+        keeps DuckDB's own types (`schema` is for adapters that build frames from rows)."""
+        with self._lock:
+            self._ensure()
+            with self._registered(frame, stem) as src:
+                return self._con.sql(text(src)).pl()
+
     def _write_guard(self) -> None:
         if self.read_only:
             raise PermissionError(f"series store {self.path} is open read-only")
@@ -118,58 +190,47 @@ class DuckDBSeries:
                 self._schema_ready = True
                 return
             with self._transaction():
-                for table in S.TABLES:
+                for table in TABLES:
                     self._create(table)
-                for name, column in S.ADDED_COLUMNS:  # a store made by an older release
-                    self._exec(S.add_column_sql(S.TABLES_BY_NAME[name], column, TYPES))
+                for name, column in ADDED_COLUMNS:  # a store made by an older release
+                    self._exec(add_column_sql(TABLES_BY_NAME[name], column, TYPES))
             self._schema_ready = True
 
-    def _create(self, table: S.Table, indexes: bool = True) -> None:
+    def _create(self, table: Table, indexes: bool = True) -> None:
         key = (table.identity or None) if table.name in KEYED_TABLES else None
-        self._exec(S.create_table_sql(table, TYPES, key))
+        self._exec(create_table_sql(table, TYPES, key))
         if indexes:
             self._create_indexes(table)
 
-    def _create_indexes(self, table: S.Table) -> None:
+    def _create_indexes(self, table: Table) -> None:
         for cols in table.indexes:
-            self._exec(S.create_index_sql(table.name, cols))
+            self._exec(create_index_sql(table.name, cols))
 
     # --- writes ---------------------------------------------------------------------------
     def known_keys(self, kind: SourceKind, keys: pl.DataFrame) -> pl.DataFrame:
-        table = S.table_of(kind)
-        key_cols = list(kind.identity)
-        if keys.is_empty():
-            return S.empty_frame(table, key_cols)
-        frame = S.key_frame(table, keys, key_cols)
-        with self._lock:
-            self._ensure()
-            with self._registered(frame, "keys") as src:
-                return self._con.sql(S.known_keys_sql(table, src, key_cols)).pl()
+        return known_keys_over(self._select_over, kind, keys)
+
+    def stored_rows(self, kind: SourceKind, keys: pl.DataFrame) -> pl.DataFrame:
+        return stored_rows_over(self._select_over, kind, keys)
 
     def append(self, kind: SourceKind, frame: pl.DataFrame) -> int:
         self._write_guard()
-        table = S.table_of(kind)
+        return self._insert_new(table_of(kind), frame, kind.name)
+
+    def _insert_new(self, table: Table, frame: pl.DataFrame, stem: str) -> int:
+        """Append the frame's new rows to the table in one transaction; appended events mark
+        their orders for a dwell rebuild in the same one."""
+        self._write_guard()
         if frame.is_empty():
             return 0
-        frame = S.dedupe_frame(table, S.prepare_frame(table, frame))
+        frame = dedupe_frame(table, prepare_frame(table, frame))
         with self._lock:
             self._ensure()
-            with self._registered(frame, kind.name) as src, self._transaction():
-                added = self._changed(S.insert_new_sql(table, src))
-                if added and table.name == S.EVENT_TABLE:  # dwell is stale for these orders
-                    self._exec(S.PENDING_MARK.format(src=S.ident(src)))
+            with self._registered(frame, stem) as src, self._transaction():
+                added = self._changed(insert_new_sql(table, src))
+                if added and table.name == EVENT_TABLE:  # dwell is stale for these orders
+                    self._exec(PENDING_MARK.format(src=ident(src)))
                 return added
-
-    def stored_rows(self, kind: SourceKind, keys: pl.DataFrame) -> pl.DataFrame:
-        table = S.table_of(kind)
-        key_cols = list(kind.identity)
-        if keys.is_empty():
-            return S.empty_frame(table)
-        frame = S.key_frame(table, keys, key_cols).unique()
-        with self._lock:
-            self._ensure()
-            with self._registered(frame, "stored") as src:
-                return self._con.sql(S.stored_rows_sql(table, src, key_cols)).pl()
 
     def rebuild_dwell(self, order_ids: pl.Series | None = None) -> int:
         self._write_guard()
@@ -178,66 +239,66 @@ class DuckDBSeries:
             if order_ids is None:
                 with self._transaction():
                     n = self._rebuild_all()
-                    self._exec(S.PENDING_CLEAR)
+                    self._exec(PENDING_CLEAR)
                 return n
             ids = pl.DataFrame({"order_id": order_ids.cast(pl.String)}).unique().drop_nulls()
             if ids.is_empty():
                 return 0
             with self._registered(ids, "scope") as src, self._transaction():
-                return self._rebuild_scope(S.ident(src))
+                return self._rebuild_scope(ident(src))
 
     def rebuild_pending_dwell(self) -> int:
         self._write_guard()
         with self._lock:
             self._ensure()
             with self._transaction():  # marks and dwell change together, or not at all
-                pending = self._exec(S.PENDING_COUNT)[0][0]
+                pending = self._exec(PENDING_COUNT)[0][0]
                 if not pending:
                     return 0
-                orders = self._exec(S.ORDERS_COUNT)[0][0]
-                if pending >= S.FULL_REBUILD_SHARE * orders:
+                orders = self._exec(ORDERS_COUNT)[0][0]
+                if pending >= FULL_REBUILD_SHARE * orders:
                     n = self._rebuild_all()
                 else:
-                    n = self._rebuild_scope(S.ident(S.DERIVE_PENDING.name))
-                self._exec(S.PENDING_CLEAR)
+                    n = self._rebuild_scope(ident(DERIVE_PENDING.name))
+                self._exec(PENDING_CLEAR)
                 return n
 
     def pending_dwell(self) -> int:
         self._ensure()
-        return int(self._frame(S.PENDING_COUNT)["n"][0])
+        return int(self._frame(PENDING_COUNT)["n"][0])
 
     def _rebuild_all(self) -> int:
         """Every order's dwell, inside the caller's transaction: a fresh table is much faster
         than a DELETE through the ART index (about 9 s for 1.3M visits); the index is then
         built in bulk."""
-        self._exec(S.drop_table_sql(S.STAGE_DWELL.name))
-        self._create(S.STAGE_DWELL, indexes=False)
-        n = self._changed(S.DWELL_INSERT.format(scope=""))
-        self._create_indexes(S.STAGE_DWELL)
+        self._exec(drop_table_sql(STAGE_DWELL.name))
+        self._create(STAGE_DWELL, indexes=False)
+        n = self._changed(DWELL_INSERT.format(scope=""))
+        self._create_indexes(STAGE_DWELL)
         return n
 
     def _rebuild_scope(self, ref: str) -> int:
         """Dwell of the orders listed in relation `ref`, inside the caller's transaction."""
-        self._exec(S.DWELL_DELETE_SCOPE.format(src=ref))
-        return self._changed(S.DWELL_INSERT.format(scope=S.DWELL_SCOPE.format(src=ref)))
+        self._exec(DWELL_DELETE_SCOPE.format(src=ref))
+        return self._changed(DWELL_INSERT.format(scope=DWELL_SCOPE.format(src=ref)))
 
     def ledger_find(self, kind: str, content_hash: str) -> dict[str, Any] | None:
         self._ensure()
-        rows = self._frame(S.LEDGER_FIND, [kind, content_hash]).to_dicts()
+        rows = self._frame(LEDGER_FIND, [kind, content_hash]).to_dicts()
         return rows[0] if rows else None
 
     def ledger_start(self, batch_id: str, kind: str, source_file: str, content_hash: str) -> None:
         self._write_guard()
         with self._lock:
             self._ensure()
-            self._exec(S.LEDGER_START, [batch_id, kind, source_file, content_hash, _now()])
+            self._exec(LEDGER_START, [batch_id, kind, source_file, content_hash, _now()])
 
     def ledger_finish(self, batch_id: str, counts: dict[str, int]) -> None:
         self._write_guard()
-        params = [batch_id] + [int(counts.get(k, 0)) for k in S.LEDGER_COUNTS]
+        params = [batch_id] + [int(counts.get(k, 0)) for k in LEDGER_COUNTS]
         with self._lock:
             self._ensure()
-            changed = self._changed(S.LEDGER_FINISH, [*params, _now()])
+            changed = self._changed(LEDGER_FINISH, [*params, _now()])
         if not changed:
             raise KeyError(f"no ledger entry for batch {batch_id!r} (ledger_start first)")
 
@@ -245,40 +306,34 @@ class DuckDBSeries:
         self._write_guard()
         with self._lock:
             self._ensure()
-            self._exec(S.LEDGER_FAIL, [batch_id, error, _now()])
+            self._exec(LEDGER_FAIL, [batch_id, error, _now()])
 
     def quarantine(self, batch_id: str, kind: str, source_file: str, rows: pl.DataFrame) -> int:
         self._write_guard()
         if rows.is_empty():
             return 0
-        frame = S.quarantine_frame(rows)
+        frame = quarantine_frame(rows)
         with self._lock:
             self._ensure()
-            found = self._exec(S.LEDGER_HASH, [batch_id])
+            found = self._exec(LEDGER_HASH, [batch_id])
             content_hash = found[0][0] if found else None
             with self._registered(frame, "quarantine") as src, self._transaction():
                 return self._changed(
-                    S.QUARANTINE_INSERT.format(src=S.ident(src)),
+                    QUARANTINE_INSERT.format(src=ident(src)),
                     [batch_id, kind, source_file, content_hash, _now()],
                 )
 
     # --- reads ----------------------------------------------------------------------------
     def known_order_ids(self, order_ids: pl.Series) -> pl.Series:
-        ids = pl.DataFrame({"order_id": order_ids.cast(pl.String)}).drop_nulls()
-        if ids.is_empty():
-            return pl.Series("order_id", [], dtype=pl.String)
-        with self._lock:
-            self._ensure()
-            with self._registered(ids, "ids") as src:
-                return self._con.sql(S.known_order_ids_sql(src)).pl()["order_id"]
+        return known_order_ids_over(self._select_over, order_ids)
 
     def events(self, order_id: str) -> pl.DataFrame:
         self._ensure()
-        return self._frame(S.EVENTS_FOR_ORDER, [order_id])
+        return self._frame(EVENTS_FOR_ORDER, [order_id])
 
     def dwell(self, order_id: str) -> pl.DataFrame:
         self._ensure()
-        return self._frame(S.DWELL_FOR_ORDER, [order_id])
+        return self._frame(DWELL_FOR_ORDER, [order_id])
 
     def readings(
         self,
@@ -287,20 +342,16 @@ class DuckDBSeries:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> pl.DataFrame:
-        table = S.table_of(kind)
+        table = table_of(kind)
         self._ensure()
-        if any(len(v) == 0 for v in where.values()):
-            return S.empty_frame(table)
-        sql = S.readings_sql(kind, list(where), start is not None, end is not None)
-        params: list[Any] = [list(v) for v in where.values()]
-        params += [t for t in (start, end) if t is not None]
-        return self._frame(sql, params)
+        query = readings_query(kind, where, start, end)
+        return empty_frame(table) if query is None else self._frame(*query)
 
     def sessions_overlapping(self, actor_ids: list[str], start: datetime, end: datetime) -> pl.DataFrame:
         self._ensure()
         if not actor_ids:
-            return S.empty_frame(S.kind_table(S.STORED_KINDS["operator_sessions"]))
-        return self._frame(S.SESSIONS_OVERLAPPING, [list(actor_ids), start, end])
+            return empty_frame(kind_table(STORED_KINDS["operator_sessions"]))
+        return self._frame(SESSIONS_OVERLAPPING, [list(actor_ids), start, end])
 
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         self._ensure()
@@ -308,62 +359,52 @@ class DuckDBSeries:
 
     def data_clock(self) -> datetime | None:
         self._ensure()
-        return self._frame(S.DATA_CLOCK)["clock"][0]
+        return self._frame(DATA_CLOCK)["clock"][0]
 
     def counts(self) -> dict[str, int]:
         self._ensure()
-        rows = self._frame(S.counts_sql()).rows()
+        rows = self._frame(counts_sql()).rows()
         return {t: int(n) for t, n in rows}
 
     def quarantine_rows(self, limit: int = 100) -> pl.DataFrame:
         self._ensure()
-        return self._frame(S.QUARANTINE_ROWS, [int(limit)])
+        return self._frame(QUARANTINE_ROWS, [int(limit)])
 
     def quarantine_summary(self) -> pl.DataFrame:
         self._ensure()
-        return self._frame(S.QUARANTINE_SUMMARY)
+        return self._frame(QUARANTINE_SUMMARY)
 
     def ledger(self) -> pl.DataFrame:
         self._ensure()
-        return self._frame(S.LEDGER_ALL)
+        return self._frame(LEDGER_ALL)
 
     # --- stall-pattern library ------------------------------------------------------------
     def save_pattern(self, row: dict[str, Any]) -> bool:
-        return self._append_table(S.PATTERN_LIBRARY, pl.DataFrame([row]), "pattern") > 0
+        return self._insert_new(PATTERN_LIBRARY, pl.DataFrame([row]), "pattern") > 0
 
     def patterns(self) -> pl.DataFrame:
-        return self._read_table(S.PATTERN_LIBRARY, S.PATTERNS_ALL)
+        return self._read_table(PATTERN_LIBRARY, PATTERNS_ALL)
 
     def record_pattern_hits(self, frame: pl.DataFrame) -> int:
-        return self._append_table(S.PATTERN_HITS, frame, "hits")
+        return self._insert_new(PATTERN_HITS, frame, "hits")
 
     def pattern_hits(self, pattern_ids: list[str] | None = None) -> pl.DataFrame:
         if pattern_ids is None:
-            return self._read_table(S.PATTERN_HITS, S.PATTERN_HITS_ALL)
-        return self._read_table(S.PATTERN_HITS, S.PATTERN_HITS_OF, [list(pattern_ids)])
+            return self._read_table(PATTERN_HITS, PATTERN_HITS_ALL)
+        return self._read_table(PATTERN_HITS, PATTERN_HITS_OF, [list(pattern_ids)])
 
-    def _append_table(self, table: S.Table, frame: pl.DataFrame, stem: str) -> int:
-        self._write_guard()
-        if frame.is_empty():
-            return 0
-        frame = S.dedupe_frame(table, S.prepare_frame(table, frame))
-        with self._lock:
-            self._ensure()
-            with self._registered(frame, stem) as src, self._transaction():
-                return self._changed(S.insert_new_sql(table, src))
-
-    def _read_table(self, table: S.Table, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
+    def _read_table(self, table: Table, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         self._ensure()
         try:
             return self._frame(sql, params)
         except duckdb.CatalogException:  # a store made before the table existed, opened read-only
-            return S.empty_frame(table)
+            return empty_frame(table)
 
     def reset(self) -> None:
         self._write_guard()
         with self._lock, self._transaction():
-            for table in reversed(S.TABLES):
-                self._exec(S.drop_table_sql(table.name))
+            for table in reversed(TABLES):
+                self._exec(drop_table_sql(table.name))
         self._schema_ready = False
         self.ensure_schema()
 

@@ -15,8 +15,9 @@ import polars as pl
 import pytest
 
 from orderscope.domain.sources import kind
-from orderscope.series import sql as S
+from orderscope.series import tables
 from orderscope.series.port import SeriesStore
+from orderscope.series.postgres import to_pyformat
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
 TS = pl.Datetime("us", "UTC")
@@ -223,12 +224,12 @@ def test_schema_idempotent(series_store: SeriesStore) -> None:
 
 
 def test_tables_have_exactly_the_kind_columns(series_store: SeriesStore) -> None:
-    for k in (*S.SERIES_KINDS, ORDERS):
+    for k in (*tables.SERIES_KINDS, ORDERS):
         got = series_store.query(f'SELECT * FROM "{k.name}" LIMIT 0').columns
-        assert got == list(S.kind_table(k).column_names), k.name
+        assert got == list(tables.kind_table(k).column_names), k.name
         assert got == [c.name.rstrip("?") for c in k.columns], k.name
     got = series_store.query('SELECT * FROM "stage_dwell" LIMIT 0').columns
-    assert got == list(S.STAGE_DWELL.column_names)
+    assert got == list(tables.STAGE_DWELL.column_names)
 
 
 # --- append and known keys ------------------------------------------------------------------
@@ -380,7 +381,7 @@ def test_events_ordered_and_timestamps_roundtrip(series_store: SeriesStore) -> N
     f = f.with_columns(pl.Series("at", [at, at], dtype=TS))
     series_store.append(EVENTS, f)
     ev = series_store.events("O1")
-    assert ev.columns == list(S.kind_table(EVENTS).column_names)
+    assert ev.columns == list(tables.kind_table(EVENTS).column_names)
     assert ev["event_id"].to_list() == ["a", "b"]  # same instant: by event_id
     assert ev.schema["at"] == TS
     got = ev["at"][0]
@@ -423,7 +424,7 @@ def test_readings_window(series_store: SeriesStore) -> None:
         ),
     )
     r = series_store.readings(CLIMATE, {"zone_id": ["Z1", "Z2"]}, t(5), t(20))
-    assert r.columns == list(S.kind_table(CLIMATE).column_names)
+    assert r.columns == list(tables.kind_table(CLIMATE).column_names)
     assert list(zip(r["sensor_id"], r["at"], strict=True)) == [
         ("S1", t(10)),
         ("S2", t(10)),
@@ -636,7 +637,7 @@ def test_reopen_read_only(tmp_path: Path) -> None:
 
 
 def test_to_pyformat() -> None:
-    sql, params = S.to_pyformat(
+    sql, params = to_pyformat(
         "SELECT '$1 %' AS lit, \"a$2\" FROM t WHERE a = $2 AND b LIKE 'x%' AND c = $1 -- $3\n"
         "AND d = $2 AND e % 2 = 0",
         ["one", "two"],
@@ -672,7 +673,7 @@ def test_pattern_library_roundtrip(series_store: SeriesStore) -> None:
     # the same (name, version) again is left as it is
     assert not series_store.save_pattern(_pattern_row("humid qc", 1, ["zzz=1"]))
     lib = series_store.patterns()
-    assert lib.columns == list(S.PATTERN_LIBRARY.column_names)
+    assert lib.columns == list(tables.PATTERN_LIBRARY.column_names)
     assert lib.select("name", "version").rows() == [("broker", 1), ("humid qc", 1), ("humid qc", 2)]
     assert lib["items"][1] == '["a=1", "b=2"]'
     assert lib["risk_ratio"][1] == 4.5 and lib["risk_ratio"][2] is None
@@ -701,7 +702,7 @@ def test_pattern_hits_new_only(series_store: SeriesStore) -> None:
     assert series_store.record_pattern_hits(later) == 2
     assert series_store.record_pattern_hits(later.clear()) == 0
     got = series_store.pattern_hits(["P1"])
-    assert got.columns == list(S.PATTERN_HITS.column_names)
+    assert got.columns == list(tables.PATTERN_HITS.column_names)
     assert got.select("order_id", "visit", "run_id").rows() == [
         ("O1", 1, "r1"),
         ("O2", 1, "r1"),
