@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -60,9 +61,9 @@ class KindCounts:
 class IngestReport:
     kinds: dict[str, KindCounts] = field(default_factory=dict)
     unknown_files: list[str] = field(default_factory=list)
-    failed_files: list[dict] = field(default_factory=list)  # file, kind, error
+    failed_files: list[dict[str, str]] = field(default_factory=list)  # file, kind, error
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)  # file -> columns
-    rejections: list[dict] = field(default_factory=list)  # a sample, for the summary
+    rejections: list[dict[str, Any]] = field(default_factory=list)  # a sample, for the summary
     seconds: float = 0.0
     store_seconds: dict[str, float] = field(default_factory=dict)  # graph, series, read, …
     series_rows: int = 0  # rows written to the series store (readings, events, order dimension)
@@ -84,7 +85,7 @@ class IngestReport:
             total.add(counts)
         return total
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         totals = self.totals
         return {
             "kinds": {k: asdict(v) for k, v in self.kinds.items()},
@@ -215,13 +216,13 @@ def _ingest_chunk(
     kind = source.kind
     with report.timing("validate"):
         good, bad = validate(kind, chunk.rows, window)
-    rejects = [bad]
+    rejects: list[pl.DataFrame | None] = [bad]
     with report.timing("check"):
         # Against the store first (every row, repeats too), then repeats among the new rows.
         good, known, conflicts_in_store = _split_known(kind, good, stores)
         good, dup_in_file, conflicts_in_file = split_repeats(kind, good)
-        good, bad = _check_references(kind, good, stores)
-        rejects.append(bad)
+        good, unreferenced = _check_references(kind, good, stores)
+        rejects.append(unreferenced)
         if kind is ORDER_EVENTS:
             reasons = guard_reasons(good, catalog)
             good, bad = reject(
@@ -271,6 +272,7 @@ def _split_known(
     returned whole: the order master may still lack its graph half after a crash); and
     conflicts (ROW, reason)."""
     keys = good.select(kind.identity)
+    stored: pl.DataFrame | None
     if kind.store == "series" or kind is ORDERS:
         stored = stores.series.stored_rows(kind, stores.series.known_keys(kind, keys))
     else:

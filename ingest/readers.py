@@ -418,7 +418,7 @@ def _jsonl_chunks(
 def _jsonl_split(lines: pl.DataFrame, ignored: dict[str, None]) -> tuple[pl.DataFrame, pl.DataFrame]:
     lines = lines.filter(pl.col(RAW).str.strip_chars(BLANK) != "")
     kind = pl.col("_type")
-    reason = (
+    reason: pl.Expr = (
         pl.when(kind.is_null())
         .then(pl.lit("not a JSON object (not valid JSON)"))
         .when(kind != "OBJECT")

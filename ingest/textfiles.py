@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import duckdb
 import polars as pl
@@ -311,7 +311,7 @@ def parser() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def stream(sql: str, params: dict, chunk_rows: int) -> Iterator[pl.DataFrame]:
+def stream(sql: str, params: dict[str, Any], chunk_rows: int) -> Iterator[pl.DataFrame]:
     """Run a DuckDB query and hand its result over in frames of about chunk_rows rows."""
     con = parser()
     try:

@@ -207,7 +207,7 @@ class _Column:
         hi = min(_epoch_int(self.latest, unit), _I64[1])
         frame = pl.DataFrame({"p": phys.cast(pl.Int64)})
         p = pl.col("p")
-        inside = pl.when(p.is_between(lo, hi)).then(p)
+        inside: pl.Expr = pl.when(p.is_between(lo, hi)).then(p)
         if unit == "s":  # not a polars time unit; inside the window the product fits
             inside, unit_as = inside * 1_000_000, "us"
         else:
@@ -255,7 +255,7 @@ class _Column:
                 else f"has no declared unit ({_NO_UNIT} or write a Parquet TIMESTAMP with a time zone)"
             )
             why = _quote(raw).to_frame("s").select(self.reason(f"{word} {{}} {hint}", "s")).to_series()
-            return nulls(self.name, raw.len()), why.set(~present, None)  # type: ignore[arg-type]
+            return nulls(self.name, raw.len()), why.set(~present, None)
         if integral:
             phys, in_unit = raw.cast(pl.Int64, strict=False), unit
         else:  # to whole microseconds; beyond the window is beyond int64 too: clamp, then refuse
@@ -346,7 +346,7 @@ class _Column:
             .then(self.reason("impossible UTC offset {}: '{}'", off, q))
         )
         f = f.with_columns(reason.alias("r")).with_row_index("i")
-        value = f["offset_value"].set(f["r"].is_not_null(), None)  # type: ignore[arg-type]
+        value = f["offset_value"].set(f["r"].is_not_null(), None)
         why = f["r"]
         zoned = f.filter(pl.col("r").is_null() & pl.col("zone_name").is_not_null())
         for zone in zoned["zone_name"].unique().to_list():  # one pass per zone, not per row
@@ -392,7 +392,7 @@ class _Column:
             )
             .alias("r"),
         )
-        return out["v"].set(out["r"].is_not_null(), None), out["r"]  # type: ignore[arg-type]
+        return out["v"].set(out["r"].is_not_null(), None), out["r"]
 
 
 def trimmed(text: pl.Expr) -> pl.Expr:

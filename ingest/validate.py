@@ -57,7 +57,7 @@ def _parse(name: str, type_: str, dtype: pl.DataType) -> list[pl.Expr]:
         text = pl.col(name).cast(pl.String).str.strip_chars().replace("", None)
         if type_ == "bool":
             low = text.str.to_lowercase()
-            value = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
+            value: pl.Expr = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
         else:
             value = text.cast(DTYPES[type_], strict=False)
         return [value.alias(name), text.alias(_text_name(name))]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -123,8 +124,8 @@ class Catalog:
         )
 
 
-def _parse(data: dict) -> Catalog:
-    nodes_cfg: dict[str, dict] = data["nodes"]
+def _parse(data: dict[str, Any]) -> Catalog:
+    nodes_cfg: dict[str, dict[str, Any]] = data["nodes"]
     reasons: dict[str, str] = data["reasons"]
     transitions: list[Transition] = []
     for t in data.get("transitions", []):

@@ -507,6 +507,7 @@ def kind(name: str) -> SourceKind:
     except KeyError:
         raise KeyError(f"unknown source kind {name!r}; known: {', '.join(BY_NAME)}") from None
 
+
 # Fields that carry personal data (a customer's identity, an address change in an event's diff,
 # free-text comments): masked wherever they occur for roles that may not see personal data.
 PERSONAL_FIELDS: frozenset[str] = frozenset({"customer_id", "diff", "comment"})
