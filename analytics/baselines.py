@@ -17,7 +17,8 @@ keeps fast nodes from flagging ordinary variation). The baseline only ever *rais
 above the SLA: it stops a node x warehouse x hour whose normal dwell is long (a weekend backlog)
 from being listed as stalled every week.
 
-Resting nodes (DELIVERED, CANCELLED, REFUNDED) have no dwell to judge and are left out.
+Resting nodes (the catalog's `resting`: an order may stay there) have no dwell to judge and are
+left out.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import polars as pl
 
 from orderscope.domain.lifecycle import Catalog
 from orderscope.ports import Stores
+from orderscope.views.visits import dwell_baselines
 
 K = 3.0
 MAD_SCALE = 1.4826
@@ -42,52 +44,6 @@ LEVELS = (LEVEL_CELL, LEVEL_NODE_WH, LEVEL_NODE, LEVEL_SLA)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-
-# Hour of week (Monday 00:00 UTC = 0) computed from the epoch, so it does not depend on the
-# session time zone of either engine (1970-01-01 was a Thursday: 72 h into its week).
-HOW_SQL = "(CAST(FLOOR(EXTRACT(EPOCH FROM {col}) / 3600) AS BIGINT) + 72) % 168"
-
-# $1 history start, $2 history end (left_at in [$1, $2)), $3 resting nodes (excluded),
-# $4 min samples (cells below it get no MAD: they are never used); optional filters on nodes
-# and warehouses follow as $5, $6.
-_BASELINE_SQL = f"""
-WITH v AS (
-    SELECT d."node" AS node, o."warehouse_id" AS wh,
-           {HOW_SQL.format(col='d."entered_at"')} AS how,
-           d."dwell_ms" AS x
-    FROM "stage_dwell" d JOIN "orders" o ON o."order_id" = d."order_id"
-    WHERE d."left_at" IS NOT NULL AND d."dwell_ms" IS NOT NULL
-      AND d."left_at" >= $1 AND d."left_at" < $2
-      AND NOT (d."node" = ANY($3))
-      {{node_filter}}
-), m3 AS (
-    SELECT node, wh, how, count(*) AS n,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY x) AS med
-    FROM v GROUP BY node, wh, how
-), m2 AS (
-    SELECT node, wh, count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY x) AS med
-    FROM v GROUP BY node, wh
-), m1 AS (
-    SELECT node, count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY x) AS med
-    FROM v GROUP BY node
-)
-SELECT 3 AS lvl, m3.node, m3.wh, m3.how, m3.n, m3.med,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(v.x - m3.med)) AS mad
-FROM v JOIN m3 ON v.node = m3.node AND v.wh = m3.wh AND v.how = m3.how
-WHERE m3.n >= $4
-GROUP BY m3.node, m3.wh, m3.how, m3.n, m3.med
-UNION ALL
-SELECT 2 AS lvl, m2.node, m2.wh, -1 AS how, m2.n, m2.med,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(v.x - m2.med)) AS mad
-FROM v JOIN m2 ON v.node = m2.node AND v.wh = m2.wh
-WHERE m2.n >= $4
-GROUP BY m2.node, m2.wh, m2.n, m2.med
-UNION ALL
-SELECT 1 AS lvl, m1.node, '' AS wh, -1 AS how, m1.n, m1.med,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(v.x - m1.med)) AS mad
-FROM v JOIN m1 ON v.node = m1.node
-GROUP BY m1.node, m1.n, m1.med
-"""
 
 _LEVEL_NAME = {3: LEVEL_CELL, 2: LEVEL_NODE_WH, 1: LEVEL_NODE}
 
@@ -126,64 +82,64 @@ class Baselines:
         nodes = [n for n in (nodes or catalog.nodes) if n not in catalog.resting]
         if not nodes or not warehouses:
             return pl.DataFrame(schema=GRID_SCHEMA)
-        base = (
+        cells = (
             pl.DataFrame({"node": nodes}, schema={"node": pl.String})
             .join(pl.DataFrame({"warehouse_id": warehouses}, schema={"warehouse_id": pl.String}), how="cross")
             .join(pl.DataFrame({"how": list(range(168))}, schema={"how": pl.Int64}), how="cross")
         )
-        t = self.table
-        stats = ["n", "median_ms", "mad_ms"]
-
-        def level(name: str, keys: list[str], suffix: str) -> pl.DataFrame:
-            return t.filter(pl.col("level") == name).select(
-                *keys, *[pl.col(s).alias(f"{s}{suffix}") for s in stats]
-            )
-
-        g = (
-            base.join(
-                level(LEVEL_CELL, ["node", "warehouse_id", "how"], "_3"),
-                on=["node", "warehouse_id", "how"],
-                how="left",
-            )
-            .join(
-                level(LEVEL_NODE_WH, ["node", "warehouse_id"], "_2"), on=["node", "warehouse_id"], how="left"
-            )
-            .join(level(LEVEL_NODE, ["node"], "_1"), on="node", how="left")
-            .join(catalog.sla_frame(), on="node", how="left")
-        )
-        ok3 = pl.col("n_3") >= self.min_samples
-        ok2 = pl.col("n_2") >= self.min_samples
-        ok1 = pl.col("n_1") >= self.min_samples
-
-        def pick(s: str) -> pl.Expr:
-            return (
-                pl.when(ok3)
-                .then(pl.col(f"{s}_3"))
-                .when(ok2)
-                .then(pl.col(f"{s}_2"))
-                .when(ok1)
-                .then(pl.col(f"{s}_1"))
-                .otherwise(None)
-            )
-
-        g = g.with_columns(
-            pick("median_ms").cast(pl.Float64).alias("baseline_median_ms"),
-            pick("mad_ms").cast(pl.Float64).alias("baseline_mad_ms"),
-            pick("n").cast(pl.Int64).alias("baseline_n"),
-            pl.when(ok3)
-            .then(pl.lit(LEVEL_CELL))
-            .when(ok2)
-            .then(pl.lit(LEVEL_NODE_WH))
-            .when(ok1)
-            .then(pl.lit(LEVEL_NODE))
-            .otherwise(pl.lit(LEVEL_SLA))
-            .alias("baseline_level"),
+        g = _finest_level(
+            _with_levels(cells, self.table).join(catalog.sla_frame(), on="node", how="left"), self.min_samples
         )
         robust = (pl.col("baseline_median_ms") + self.k * MAD_SCALE * pl.col("baseline_mad_ms")).ceil()
         g = g.with_columns(
             pl.max_horizontal(pl.col("sla_ms").cast(pl.Float64), robust).cast(pl.Int64).alias("threshold_ms")
         ).filter(pl.col("threshold_ms").is_not_null())
         return g.select(list(GRID_SCHEMA)).cast(GRID_SCHEMA)  # type: ignore[arg-type]
+
+
+_STATS = ("n", "median_ms", "mad_ms")
+_KEYS = {3: ["node", "warehouse_id", "how"], 2: ["node", "warehouse_id"], 1: ["node"]}
+
+
+def _with_levels(cells: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
+    """The cells with the statistics of each level beside them (n_3, median_ms_3, ..., n_1)."""
+    for lvl, keys in _KEYS.items():
+        level = table.filter(pl.col("level") == _LEVEL_NAME[lvl]).select(
+            *keys, *[pl.col(s).alias(f"{s}_{lvl}") for s in _STATS]
+        )
+        cells = cells.join(level, on=keys, how="left")
+    return cells
+
+
+def _finest_level(g: pl.DataFrame, min_samples: int) -> pl.DataFrame:
+    """baseline_median_ms, baseline_mad_ms, baseline_n and baseline_level of the finest level
+    with at least `min_samples` visits (the catalog SLA alone when none has)."""
+    ok = {lvl: pl.col(f"n_{lvl}") >= min_samples for lvl in _KEYS}
+
+    def pick(s: str) -> pl.Expr:
+        return (
+            pl.when(ok[3])
+            .then(pl.col(f"{s}_3"))
+            .when(ok[2])
+            .then(pl.col(f"{s}_2"))
+            .when(ok[1])
+            .then(pl.col(f"{s}_1"))
+            .otherwise(None)
+        )
+
+    return g.with_columns(
+        pick("median_ms").cast(pl.Float64).alias("baseline_median_ms"),
+        pick("mad_ms").cast(pl.Float64).alias("baseline_mad_ms"),
+        pick("n").cast(pl.Int64).alias("baseline_n"),
+        pl.when(ok[3])
+        .then(pl.lit(LEVEL_CELL))
+        .when(ok[2])
+        .then(pl.lit(LEVEL_NODE_WH))
+        .when(ok[1])
+        .then(pl.lit(LEVEL_NODE))
+        .otherwise(pl.lit(LEVEL_SLA))
+        .alias("baseline_level"),
+    )
 
 
 def learn_baselines(
@@ -203,18 +159,8 @@ def learn_baselines(
     catalog = catalog or stores.catalog
     start = start or EPOCH
     end = end or FAR_FUTURE
-    params: list = [start, end, sorted(catalog.resting) or [""], int(min_samples)]
-    filters = []
-    if nodes is not None:
-        params.append(list(nodes) or [""])
-        filters.append(f'AND d."node" = ANY(${len(params)})')
-    if warehouses is not None:
-        params.append(list(warehouses) or [""])
-        filters.append(f'AND o."warehouse_id" = ANY(${len(params)})')
-    sql = _BASELINE_SQL.format(node_filter="\n      ".join(filters))
-    raw = stores.series.query(sql, params)
-    table = _shape(raw)
-    return Baselines(table=table, start=start, end=end, k=k, min_samples=min_samples)
+    raw = dwell_baselines(stores, start, end, catalog.resting, min_samples, nodes, warehouses)
+    return Baselines(table=_shape(raw), start=start, end=end, k=k, min_samples=min_samples)
 
 
 def _shape(raw: pl.DataFrame) -> pl.DataFrame:
@@ -239,3 +185,18 @@ def _shape(raw: pl.DataFrame) -> pl.DataFrame:
         pl.col("med").cast(pl.Float64).alias("median_ms"),
         pl.col("mad").cast(pl.Float64).alias("mad_ms"),
     ).sort("level", "node", "warehouse_id", "how", nulls_last=True)
+
+
+__all__ = [
+    "GRID_SCHEMA",
+    "K",
+    "LEVELS",
+    "LEVEL_CELL",
+    "LEVEL_NODE",
+    "LEVEL_NODE_WH",
+    "LEVEL_SLA",
+    "MAD_SCALE",
+    "MIN_SAMPLES",
+    "Baselines",
+    "learn_baselines",
+]

@@ -12,7 +12,8 @@ visits that closed in the `history` window before `since` (default 28 days), or,
 
 Work split: one aggregate query for the baseline table (small: node x warehouse x hour-of-week),
 thresholds resolved in polars into a lookup grid, and one query that joins the grid (passed as
-array parameters and unnested) to stage_dwell so only stalled visits leave the store.
+array parameters and unnested) to stage_dwell so only stalled visits leave the store (both
+queries: orderscope.views.visits).
 """
 
 from __future__ import annotations
@@ -21,15 +22,10 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from orderscope.analytics.baselines import (
-    HOW_SQL,
-    MIN_SAMPLES,
-    Baselines,
-    K,
-    learn_baselines,
-)
+from orderscope.analytics.baselines import EPOCH, MIN_SAMPLES, Baselines, K, learn_baselines
 from orderscope.domain.lifecycle import Catalog
 from orderscope.ports import Stores
+from orderscope.views.visits import order_warehouses, stalled_visits
 
 HISTORY = timedelta(days=28)
 
@@ -51,32 +47,16 @@ STALL_SCHEMA = {
     "open": pl.Boolean,
 }
 
-# $1..$4 the threshold grid (node, warehouse, hour-of-week, threshold_ms) as arrays,
-# $5 as_of, $6 since (visits still in progress at or after it). Optional filters follow.
-_STALLS_SQL = f"""
-WITH th AS (
-    SELECT unnest(CAST($1 AS TEXT[])) AS node, unnest(CAST($2 AS TEXT[])) AS wh,
-           unnest(CAST($3 AS BIGINT[])) AS how, unnest(CAST($4 AS BIGINT[])) AS threshold_ms
-), v AS (
-    SELECT d."order_id" AS order_id, d."node" AS node, d."visit" AS visit,
-           o."warehouse_id" AS wh, d."entered_at" AS entered_at,
-           CASE WHEN d."left_at" <= $5 THEN d."left_at" END AS left_at,
-           CASE WHEN d."left_at" <= $5 THEN d."dwell_ms"
-                ELSE CAST(ROUND(EXTRACT(EPOCH FROM (CAST($5 AS TIMESTAMP WITH TIME ZONE)
-                                                   - d."entered_at")) * 1000) AS BIGINT)
-           END AS dwell_ms,
-           {HOW_SQL.format(col='d."entered_at"')} AS how
-    FROM "stage_dwell" d JOIN "orders" o ON o."order_id" = d."order_id"
-    WHERE d."entered_at" <= $5 AND (d."left_at" IS NULL OR d."left_at" >= $6)
-      {{filters}}
-)
-SELECT v.order_id, v.node, v.visit, v.wh AS warehouse_id, v.entered_at, v.left_at, v.dwell_ms,
-       v.how, th.threshold_ms
-FROM v JOIN th ON th.node = v.node AND th.wh = v.wh AND th.how = v.how
-WHERE v.dwell_ms > th.threshold_ms
-"""
 
-_WAREHOUSES_SQL = 'SELECT DISTINCT "warehouse_id" AS wh FROM "orders" ORDER BY 1'
+def history_window(
+    since: datetime | None, as_of: datetime, history: timedelta | None = HISTORY
+) -> tuple[datetime | None, datetime]:
+    """[start, end) of the closed visits the baselines learn from: the `history` before
+    `since` (None: unbounded), or, without `since`, every visit closed by as_of (a visit that
+    left exactly at as_of is history too: the window is half-open)."""
+    if since is not None:
+        return (since - history if history is not None else None), since
+    return None, as_of + timedelta(microseconds=1)
 
 
 def threshold_grid(
@@ -95,15 +75,9 @@ def threshold_grid(
     threshold grid."""
     catalog = catalog or stores.catalog
     as_of = as_of or stores.series.data_clock() or datetime.now(UTC)
-    if since is not None:
-        end = since
-        start = since - history if history is not None else None
-    else:
-        end, start = as_of, None
-    # a visit that left exactly at as_of is history too: the window is half-open
-    end = end + timedelta(microseconds=1) if since is None else end
+    start, end = history_window(since, as_of, history)
     if warehouses is None:
-        warehouses = stores.series.query(_WAREHOUSES_SQL)["wh"].to_list()
+        warehouses = order_warehouses(stores)  # type: ignore[assignment]
     base = learn_baselines(
         stores,
         start,
@@ -114,7 +88,7 @@ def threshold_grid(
         k=k,
         min_samples=min_samples,
     )
-    return base, base.grid(catalog, warehouses, nodes)
+    return base, base.grid(catalog, warehouses, nodes)  # type: ignore[arg-type]
 
 
 def find_stalls(
@@ -139,17 +113,10 @@ def find_stalls(
     created_between [start, end) keeps the orders created then."""
     catalog = catalog or stores.catalog
     as_of = _utc(as_of or stores.series.data_clock())
-    if as_of is None:  # empty store
+    if as_of is None or (order_ids is not None and not order_ids):  # an empty store or no order
         return pl.DataFrame(schema=STALL_SCHEMA)
     since = _utc(since)
-    warehouses = None
-    if order_ids is not None:
-        if not order_ids:
-            return pl.DataFrame(schema=STALL_SCHEMA)
-        warehouses = stores.series.query(
-            'SELECT DISTINCT "warehouse_id" AS wh FROM "orders" WHERE "order_id" = ANY($1)',
-            [list(order_ids)],
-        )["wh"].to_list()
+    warehouses = None if order_ids is None else order_warehouses(stores, order_ids)
     _, grid = threshold_grid(
         stores,
         since,
@@ -159,47 +126,32 @@ def find_stalls(
         k=k,
         min_samples=min_samples,
         nodes=nodes,
-        warehouses=warehouses,
+        warehouses=warehouses,  # type: ignore[arg-type]
     )
     if grid.height == 0:
         return pl.DataFrame(schema=STALL_SCHEMA)
-    params: list = [
-        grid["node"].to_list(),
-        grid["warehouse_id"].to_list(),
-        grid["how"].to_list(),
-        grid["threshold_ms"].to_list(),
+    created = None if created_between is None else (_utc(created_between[0]), _utc(created_between[1]))
+    raw = stalled_visits(
+        stores,
+        grid,
         as_of,
-        since or datetime(1970, 1, 1, tzinfo=UTC),
-    ]
-    filters = []
-    if open_only:
-        filters.append('AND (d."left_at" IS NULL OR d."left_at" > $5)')
-    if order_ids is not None:
-        params.append(list(order_ids))
-        filters.append(f'AND d."order_id" = ANY(${len(params)})')
-    if nodes is not None:
-        params.append(list(nodes) or [""])
-        filters.append(f'AND d."node" = ANY(${len(params)})')
-    if created_between is not None:
-        params.extend(_utc(t) for t in created_between)
-        filters.append(f'AND o."created_at" >= ${len(params) - 1} AND o."created_at" < ${len(params)}')
-    raw = stores.series.query(_STALLS_SQL.format(filters="\n      ".join(filters)), params)
+        since or EPOCH,
+        open_only=open_only,
+        order_ids=order_ids,
+        nodes=nodes,
+        created_between=created,  # type: ignore[arg-type]
+    )
     if raw.height == 0:
         return pl.DataFrame(schema=STALL_SCHEMA)
-    raw = raw.with_columns(
-        pl.col("how").cast(pl.Int64),
-        pl.col("warehouse_id").cast(pl.String),
-        pl.col("visit").cast(pl.Int64),
-        pl.col("dwell_ms").cast(pl.Int64),
-    )
+    return judged(raw, grid, limit)
+
+
+def judged(raw: pl.DataFrame, grid: pl.DataFrame, limit: int | None = None) -> pl.DataFrame:
+    """Stalled visits (views.visits.stalled_visits) with their threshold's basis from the grid
+    and their excess, largest excess first (columns STALL_SCHEMA)."""
     out = (
         raw.drop("threshold_ms")
-        .join(
-            grid,
-            left_on=["node", "warehouse_id", "how"],
-            right_on=["node", "warehouse_id", "how"],
-            how="left",
-        )
+        .join(grid, on=["node", "warehouse_id", "how"], how="left")
         .with_columns(
             (pl.col("dwell_ms") - pl.col("threshold_ms")).alias("excess_ms"),
             pl.col("left_at").is_null().alias("open"),
@@ -215,3 +167,6 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+__all__ = ["HISTORY", "STALL_SCHEMA", "find_stalls", "history_window", "judged", "threshold_grid"]

@@ -71,10 +71,10 @@ def register(app: Any) -> None:
             return
         from rich.table import Table
 
-        sig = sum(p.significant for p in run.patterns)
         table = Table(
             title=f"stall patterns {run.since:%Y-%m-%d %H:%M} → {run.until:%Y-%m-%d %H:%M}: "
-            f"{run.stalls:,} stalls in {run.transactions:,} visits, {run.tested} itemsets tested, {sig} significant"
+            f"{run.stalls:,} stalls in {run.transactions:,} visits, {run.tested} itemsets tested, "
+            f"{run.significant} significant"
         )
         for col in ("id", "pattern", "stalls", "visits", "support", "conf", "risk ratio", "p adj", ""):
             table.add_column(col, no_wrap=col == "id")
@@ -122,12 +122,12 @@ def register(app: Any) -> None:
         except (StoreUnavailable, KeyError, ValueError) as e:
             fail(str(e.args[0]) if isinstance(e, KeyError) else str(e))
         if as_json:
-            print_json(entry)
+            print_json(entry.to_dict())
             return
-        what = "kept" if entry["created"] else "already kept"
+        what = "kept" if entry.created else "already kept"
         out.print(
-            f"{what}: [bold]{esc(entry['name'])}[/] v{esc(entry['version'])} ({esc(entry['pattern_id'])}) "
-            f"{esc(display_name(tuple(json.loads(entry['items']))))}"
+            f"{what}: [bold]{esc(entry.name)}[/] v{esc(entry.version)} ({esc(entry.pattern_id)}) "
+            f"{esc(display_name(json.loads(entry.items)))}"
         )
 
     @sub.command("list")
@@ -146,7 +146,7 @@ def register(app: Any) -> None:
         except StoreUnavailable as e:
             fail(str(e))
         if as_json:
-            print_json({"patterns": rows})
+            print_json({"patterns": [r.to_dict() for r in rows]})
             return
         from rich.table import Table
 
@@ -155,13 +155,13 @@ def register(app: Any) -> None:
             table.add_column(col)
         for r in rows:
             table.add_row(
-                esc(r["name"]),
-                esc(r["version"]),
-                esc(r["pattern_id"]),
-                esc(r["label"]),
-                str(r["hits"]),
-                str(len(r["hits_per_run"])),
-                " ".join(str(w["hits"]) for w in r["hits_per_week"]),
-                esc(r["trend"]),
+                esc(r.name),
+                esc(r.version),
+                esc(r.pattern_id),
+                esc(r.label),
+                str(r.hits),
+                str(len(r.hits_per_run)),
+                " ".join(str(w["hits"]) for w in r.hits_per_week),
+                esc(r.trend),
             )
         out.print(table)

@@ -80,13 +80,13 @@ def test_library_keep_version_and_hits(ingested, planted_run, tmp_path: Path) ->
     with open_stores(own) as stores:
         # keep by id (found by mining the same window), then by items
         e1 = keep(stores, spike.id, "broker login spike")
-        assert e1["created"] and e1["version"] == 1 and e1["stalls"] == spike.stalls
+        assert e1.created and e1.version == 1 and e1.stalls == spike.stalls
         again = keep(stores, ",".join(reversed(spike.items)), "broker login spike")
-        assert not again["created"] and again["version"] == 1
+        assert not again.created and again.version == 1
         narrower = "node=CUSTOMS_DECLARED,broker_login_rate=spike"
         e2 = keep(stores, narrower, "broker login spike", note="declared only")
-        assert e2["created"] and e2["version"] == 2
-        assert e2["pattern_id"] == pattern_id(parse_items(narrower))
+        assert e2.created and e2.version == 2
+        assert e2.pattern_id == pattern_id(parse_items(narrower))
         keep(stores, "zone_humidity=high", "humid")
         with pytest.raises(ValueError):
             keep(stores, "nonsense=1", "bad")
@@ -101,15 +101,15 @@ def test_library_keep_version_and_hits(ingested, planted_run, tmp_path: Path) ->
     if stalled_declared:
         assert first.new_hits["broker login spike"] == stalled_declared
     assert again_run.new_hits == {"broker login spike": 0, "humid": 0}  # nothing new
-    by = {(r["name"], r["version"]): r for r in lib}
+    by = {(r.name, r.version): r for r in lib}
     assert set(by) == {("broker login spike", 1), ("broker login spike", 2), ("humid", 1)}
     v2 = by[("broker login spike", 2)]
-    assert v2["hits"] == first.new_hits["broker login spike"]
-    assert [r["hits"] for r in v2["hits_per_run"]] == [v2["hits"]]
-    assert len(v2["hits_per_week"]) == 4 and sum(w["hits"] for w in v2["hits_per_week"]) == v2["hits"]
-    assert v2["trend"] == "rising"  # the spike is in the last week only
-    assert by[("broker login spike", 1)]["hits"] == 0  # only the newest version counts
-    assert v2["note"] == "declared only" and v2["label"].startswith("CUSTOMS_DECLARED")
+    assert v2.hits == first.new_hits["broker login spike"]
+    assert [r["hits"] for r in v2.hits_per_run] == [v2.hits]
+    assert len(v2.hits_per_week) == 4 and sum(w["hits"] for w in v2.hits_per_week) == v2.hits
+    assert v2.trend == "rising"  # the spike is in the last week only
+    assert by[("broker login spike", 1)].hits == 0  # only the newest version counts
+    assert v2.note == "declared only" and v2.label.startswith("CUSTOMS_DECLARED")
 
 
 @pytest.mark.server
