@@ -105,8 +105,7 @@ def main() -> None:
                         parse_period(qc["baseline"]),
                     )
                     figures["rootcause_s"] = round(time.perf_counter() - t, 2)
-                    findings = result.get("findings", []) if isinstance(result, dict) else []
-                    figures["rootcause_findings"] = len(findings)
+                    figures["rootcause_findings"] = len(result.findings)
                 except Exception as e:  # being finished by another engineer: report, don't die
                     figures["rootcause_error"] = f"{type(e).__name__}: {e}"
     figures["peak_rss_mb"] = peak_rss_mb()

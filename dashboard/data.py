@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -32,7 +32,10 @@ from orderscope.config import Settings
 from orderscope.domain.lifecycle import Catalog
 from orderscope.domain.sources import BY_NAME, SOURCE_KINDS
 from orderscope.ports import Stores
-from orderscope.views.metrics import SLICE_DIMENSIONS
+from orderscope.views.metrics import SLICE_DIMENSIONS, Params, cycle_time_between, cycle_time_trend
+
+if TYPE_CHECKING:
+    from orderscope.analytics.rootcause import Explanation
 
 log = logging.getLogger("orderscope.dashboard")
 
@@ -41,31 +44,6 @@ CLOCK_TTL = 5.0  # seconds between two reads of the data clock
 CACHE_SIZE = 256
 H = 3_600_000.0  # ms per hour
 
-# Fulfilment cycle of an order: hours from its first CREATED to its first HANDED_OVER; the order
-# belongs to the week in which it was handed over (the definition of analytics.rootcause).
-_CYCLE_UNITS = """
-    SELECT d."order_id" AS order_id,
-           min(CASE WHEN d."node" = 'CREATED' THEN d."entered_at" END) AS created,
-           min(CASE WHEN d."node" = 'HANDED_OVER' THEN d."entered_at" END) AS handed
-    FROM "stage_dwell" d
-    WHERE d."node" IN ('CREATED', 'HANDED_OVER')
-    GROUP BY d."order_id"
-"""
-CYCLE_BETWEEN_SQL = f"""
-WITH c AS ({_CYCLE_UNITS})
-SELECT count(*) AS orders,
-       avg(EXTRACT(EPOCH FROM (c.handed - c.created)) / 3600.0) AS hours
-FROM c WHERE c.handed >= $1 AND c.handed < $2 AND c.created IS NOT NULL
-"""
-CYCLE_TREND_SQL = f"""
-WITH c AS ({_CYCLE_UNITS})
-SELECT date_trunc('week', c.handed) AS week, o."region" AS region, count(*) AS orders,
-       avg(EXTRACT(EPOCH FROM (c.handed - c.created)) / 3600.0) AS hours
-FROM c JOIN "orders" o ON o."order_id" = c.order_id
-WHERE c.handed IS NOT NULL AND c.created IS NOT NULL
-GROUP BY date_trunc('week', c.handed), o."region"
-ORDER BY 1, 2
-"""
 # An order is open when its latest visit has not been left and is not a resting node.
 OPEN_BY_NODE_SQL = """
 SELECT d."node" AS node, count(DISTINCT d."order_id") AS orders
@@ -262,7 +240,8 @@ class DashboardData:
 
     def cycle_between(self, start: datetime, end: datetime) -> dict[str, Any]:
         def compute() -> dict[str, Any]:
-            f = self.sql(CYCLE_BETWEEN_SQL, [start, end])
+            p = Params()
+            f = self.sql(cycle_time_between(p, self.catalog.roles, start, end), p.values)
             n = int(f["orders"][0] or 0) if f.height else 0
             hours = f["hours"][0] if n else None
             return {"orders": n, "hours": None if hours is None else float(hours)}
@@ -271,7 +250,8 @@ class DashboardData:
 
     def cycle_trend(self) -> pl.DataFrame:
         def compute() -> pl.DataFrame:
-            f = self.sql(CYCLE_TREND_SQL)
+            p = Params()
+            f = self.sql(cycle_time_trend(p, self.catalog.roles), p.values)
             return f.with_columns(pl.col("orders").cast(pl.Int64), pl.col("hours").cast(pl.Float64))
 
         return self.cached("cycle_trend", compute)
@@ -336,11 +316,11 @@ class DashboardData:
 
         return self.cached("dimension_values", compute)
 
-    def explain(self, metric: str, slice_: dict[str, str], period: str, baseline: str) -> dict[str, Any]:
+    def explain(self, metric: str, slice_: dict[str, str], period: str, baseline: str) -> Explanation:
         """analytics.rootcause.explain; ImportError when that module is not available yet,
         its RootCauseError (a ValueError) when the question cannot be answered as asked."""
 
-        def compute() -> dict[str, Any]:
+        def compute() -> Explanation:
             from orderscope.analytics.rootcause import explain
             from orderscope.domain.periods import parse_period
 

@@ -6,7 +6,7 @@ evidence (orderscope.analytics.rootcause.explain). The question lives in the URL
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
@@ -14,6 +14,9 @@ from dash import Input, Output, dcc, html
 
 from orderscope.dashboard import ui
 from orderscope.dashboard.data import LINKABLE_KINDS, SLICE_DIMENSIONS, DashboardData
+
+if TYPE_CHECKING:
+    from orderscope.analytics.rootcause import Explanation, Finding
 
 log = logging.getLogger("orderscope.dashboard")
 
@@ -178,20 +181,15 @@ def _fmt(metric: str, x: float | None) -> str:
     return f"{100 * x:.2f} %" if metric == "stall_rate" else f"{x:.2f} h"
 
 
-def _render(res: dict[str, Any], slice_: dict[str, str]) -> Any:
-    metric = res["metric"]
-    v = res.get("value", {})
-    units = res.get("units", {})
-    delta = v.get("delta")
+def _render(res: Explanation, slice_: dict[str, str]) -> Any:
+    metric = res.metric
+    delta = res.delta
+    period, baseline = res.period.label, res.baseline.label
     sl = ", ".join(f"{k}={val}" for k, val in slice_.items()) or "all orders"
     summary = dbc.Row(
         [
-            ui.kpi_card(
-                f"{res['period']}", _fmt(metric, v.get("period")), f"{units.get('period', 0):,} units"
-            ),
-            ui.kpi_card(
-                f"{res['baseline']}", _fmt(metric, v.get("baseline")), f"{units.get('baseline', 0):,} units"
-            ),
+            ui.kpi_card(f"{period}", _fmt(metric, res.value_period), f"{res.units_period:,} units"),
+            ui.kpi_card(f"{baseline}", _fmt(metric, res.value_baseline), f"{res.units_baseline:,} units"),
             ui.kpi_card(
                 "Change",
                 ("+" if (delta or 0) > 0 else "") + _fmt(metric, delta) if delta is not None else "n/a",
@@ -202,9 +200,9 @@ def _render(res: dict[str, Any], slice_: dict[str, str]) -> Any:
         className="g-3 mb-3",
     )
     body: list[Any] = [summary]
-    if res.get("note"):
-        body.append(ui.note(res["note"], "secondary", "dd-note"))
-    findings = res.get("findings", [])
+    if res.note:
+        body.append(ui.note(res.note, "secondary", "dd-note"))
+    findings = res.findings
     if not findings:
         body.append(
             ui.note(
@@ -222,18 +220,18 @@ def _render(res: dict[str, Any], slice_: dict[str, str]) -> Any:
                 _finding_cell(fd, res, slice_),
                 html.Div(
                     [
-                        html.Div(f"{100 * fd['contribution']:.0f} %", className="fw-semibold"),
+                        html.Div(f"{100 * fd.contribution:.0f} %", className="fw-semibold"),
                         dbc.Progress(
-                            value=max(0, min(100, 100 * fd["contribution"])),
+                            value=max(0, min(100, 100 * fd.contribution)),
                             style={"height": "4px"},
                             className="mt-1",
                         ),
                     ]
                 ),
-                f"{fd['surprise']:.1f}",
+                f"{fd.surprise:.1f}",
                 dbc.Badge(
-                    f"{fd['confidence']} {fd['confidence_value']:.2f}",
-                    color=CONF_COLOR.get(fd["confidence"], "secondary"),
+                    f"{fd.confidence} {fd.confidence_value:.2f}",
+                    color=CONF_COLOR.get(fd.confidence, "secondary"),
                     className="confidence",
                 ),
                 _evidence_cell(fd),
@@ -247,37 +245,44 @@ def _render(res: dict[str, Any], slice_: dict[str, str]) -> Any:
                 rows,
                 "findings-table",
             ),
-            extra=f"{len(findings)} findings · {res['period']} vs {res['baseline']}",
+            extra=f"{len(findings)} findings · {period} vs {baseline}",
         )
     )
     return html.Div(body)
 
 
-def _finding_cell(fd: dict[str, Any], res: dict[str, Any], slice_: dict[str, str]) -> Any:
-    seg = ", ".join(f"{k}={v}" for k, v in fd.get("segment", {}).items())
+def _finding_cell(fd: Finding, res: Explanation, slice_: dict[str, str]) -> Any:
+    seg = ", ".join(f"{k}={v}" for k, v in fd.segment.items())
     parts: list[Any] = [html.Div(seg, className="fw-semibold finding-segment")]
-    conds = fd.get("conditions") or []
-    if conds:
+    if fd.conditions:
         parts.append(
             html.Div(
-                [dbc.Badge(f"{c['dimension']}={c['value']}", color="info", className="me-1") for c in conds],
+                [
+                    dbc.Badge(f"{c.dimension}={c.value}", color="info", className="me-1")
+                    for c in fd.conditions
+                ],
                 className="mb-1",
             )
         )
-    if fd.get("explanation"):
-        parts.append(html.Div(fd["explanation"], className="small text-muted"))
-    drill = {k: str(v) for k, v in fd.get("segment", {}).items() if k in SLICE_DIMENSIONS or k == "node"}
+    if fd.explanation:
+        parts.append(html.Div(fd.explanation, className="small text-muted"))
+    drill = {k: str(v) for k, v in fd.segment.items() if k in SLICE_DIMENSIONS or k == "node"}
     if drill and any(slice_.get(k) != v for k, v in drill.items()):
-        q = {"metric": res["metric"], **slice_, **drill, "period": res["period"], "baseline": res["baseline"]}
-        if res["metric"] == "cycle_time":
+        q = {
+            "metric": res.metric,
+            **slice_,
+            **drill,
+            "period": res.period.label,
+            "baseline": res.baseline.label,
+        }
+        if res.metric == "cycle_time":
             q.pop("node", None)
         parts.append(dcc.Link("drill in →", href="/drilldown?" + urlencode(q), className="small drill-link"))
     return html.Div(parts)
 
 
-def _evidence_cell(fd: dict[str, Any]) -> Any:
-    ev = fd.get("evidence") or {}
-    counts = fd.get("evidence_counts") or {}
+def _evidence_cell(fd: Finding) -> Any:
+    ev = fd.evidence.records
     if not ev:
         return html.Span("–", className="text-muted")
     out = []
@@ -291,7 +296,7 @@ def _evidence_cell(fd: dict[str, Any]) -> Any:
                 links.append(dcc.Link(rid, href=ui.record_href(kind, rid), className="evidence-link me-1"))
             else:
                 links.append(html.Code(rid, className="me-1"))
-        more = max(counts.get(kind, len(ids)), len(ids)) - min(len(ids), EVIDENCE_SHOWN)
+        more = len(ids) - min(len(ids), EVIDENCE_SHOWN)
         if more > 0:
             links.append(html.Span(f"+{more} more", className="text-muted small"))
         out.append(

@@ -150,6 +150,20 @@ def records_by_key(kind: SourceKind) -> str:
     return f"UNWIND $keys AS k MATCH (x:{label} {{{q(kind.key)}: k}}) RETURN {projection('x', kind.columns)}"
 
 
+def entity_columns(kind: SourceKind) -> dict[str, list[str]]:
+    """Entity label -> the frame columns of the kind naming such entities (links and
+    relations), in first-seen order: what add_records creates entity nodes from."""
+    cols: dict[str, list[str]] = {}
+    pairs = [(link.label, link.column) for link in kind.entity_links]
+    for er in kind.entity_relations:
+        pairs += [(er.from_label, er.from_column), (er.to_label, er.to_column)]
+    for label, column in pairs:
+        lst = cols.setdefault(label, [])
+        if column not in lst:
+            lst.append(column)
+    return cols
+
+
 def all_keys(label: str, key: str) -> str:
     return f"MATCH (x:{q(label)}) RETURN x.{q(key)} AS k"
 

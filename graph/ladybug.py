@@ -199,18 +199,6 @@ class LadybugGraph:
         finally:
             rows.close()  # type: ignore[union-attr]
 
-    def _entity_columns(self, kind: SourceKind) -> dict[str, list[str]]:
-        """Entity label -> the frame columns naming such entities (links and relations)."""
-        cols: dict[str, list[str]] = {}
-        pairs = [(link.label, link.column) for link in kind.entity_links]
-        for er in kind.entity_relations:
-            pairs += [(er.from_label, er.from_column), (er.to_label, er.to_column)]
-        for label, column in pairs:
-            lst = cols.setdefault(label, [])
-            if column not in lst:
-                lst.append(column)
-        return cols
-
     def add_records(self, kind: SourceKind, frame: pl.DataFrame) -> int:
         self._writable()
         if kind.store != "graph" or not kind.label:
@@ -223,7 +211,7 @@ class LadybugGraph:
         try:
             self._copy(kind.label, frame)
             # Entities named by the batch that are not stored yet.
-            for label, columns in self._entity_columns(kind).items():
+            for label, columns in cy.entity_columns(kind).items():
                 ids = pl.concat([frame.get_column(c).alias("id") for c in columns]).drop_nulls().unique()
                 if ids.len():
                     new = ids.filter(~ids.is_in(self._ids(label, cy.ENTITY_KEY).implode()))
@@ -298,10 +286,7 @@ class LadybugGraph:
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         rows = self._rows(cy.ORDER, {"order_id": order_id})
-        if not rows:
-            return None
-        names = [c.name for c in ORDERS.columns]
-        return {n: _py(v) for n, v in zip(names, rows[0], strict=True)}
+        return cy.record(ORDERS, rows[0], _py) if rows else None
 
     def order_records(self, order_id: str) -> dict[str, list[dict[str, Any]]]:
         params = {"order_id": order_id}

@@ -25,8 +25,10 @@ Reads: the shared query texts from orderscope.graph.cypher, with `type(r)` where
 record dict holds exactly kind.columns. `neo4j.time.DateTime` values come back as tz-aware UTC
 `datetime`s (microseconds), as the Ladybug adapter returns them.
 
-Labels, relationship types and property names are formatted into query text only from the
-schema contract, after checking them against the layout; every value is a `$parameter`.
+The Neo4j-only query texts (these writes, the key look-up, counts, constraints, reset) live in
+orderscope.graph.neo4j_cypher: labels, relationship types and property names are formatted into
+query text only from the schema contract, after checking them against the layout; every value is
+a `$parameter`.
 """
 
 from __future__ import annotations
@@ -44,40 +46,20 @@ import polars as pl
 
 from orderscope.domain.sources import EQUIPMENT_CALIBRATIONS, ORDERS, SourceKind, conform
 from orderscope.graph import cypher as cy
-from orderscope.graph.cypher import q
+from orderscope.graph.neo4j_cypher import (
+    CONSTRAINTS,
+    COUNTS,
+    ORDER_RECORDS,
+    RECORD_WRITES,
+    RESET_NODES,
+    RESET_RELS,
+    graph_kind,
+    keys_present,
+    merge_entities,
+    merge_relation,
+)
 
 UTC = dt.UTC
-
-
-# The layout every label / type / property formatted into query text is checked against.
-_NODE_LABELS: frozenset[str] = frozenset(cy.node_labels())
-_REL_TYPES: frozenset[str] = frozenset(cy.rel_layout())
-_KEY_OF: dict[str, str] = {label: cy.key_of(label) for label in cy.node_labels()}
-
-
-def _label(name: str) -> str:
-    if name not in _NODE_LABELS:
-        raise ValueError(f"{name!r} is not a node label of the graph schema")
-    return q(name)
-
-
-def _rel(name: str) -> str:
-    if name not in _REL_TYPES:
-        raise ValueError(f"{name!r} is not a relationship type of the graph schema")
-    return q(name)
-
-
-def _prop(kind: SourceKind | None, name: str) -> str:
-    allowed = {c.name for c in kind.columns} if kind else {cy.ENTITY_KEY}
-    if name not in allowed:
-        raise ValueError(f"{name!r} is not a property of {kind.label if kind else 'an entity'}")
-    return q(name)
-
-
-def _graph_kind(kind: SourceKind) -> SourceKind:
-    if kind not in cy.GRAPH_KINDS:
-        raise ValueError(f"{kind.name} is not a graph kind of the schema")
-    return kind
 
 
 # --- value conversion ------------------------------------------------------------------------
@@ -119,142 +101,6 @@ def _param(value: Any) -> Any:
         return {k: _param(v) for k, v in value.items()}
     return value
 
-
-# --- write query texts (derived from the layout, validated) ----------------------------------
-
-
-class _RecordWrite:
-    """How one graph kind's rows travel (a list per record) and the queries that write them.
-
-    One query per pattern of null link columns: every end a row names is matched on its indexed
-    key, then the record and all its relationships are created in one CREATE (no subqueries,
-    no Eager). Rows whose link columns are null go to a query without those links.
-    """
-
-    def __init__(self, kind: SourceKind) -> None:
-        kind = _graph_kind(kind)
-        assert kind.label is not None
-        self.kind = kind
-        wire: list[pl.Expr] = []
-        slot: dict[str, int] = {}  # column -> index of its (first) slot in a row
-        props: list[str] = []
-        for c in kind.columns:
-            slot[c.name] = i = len(wire)
-            if c.type == "ts":
-                us = pl.col(c.name).dt.epoch("us")
-                secs = us.floordiv(1_000_000)
-                nanos = (us - secs * 1_000_000) * 1000
-                wire += [secs.alias(f"{c.name}__s"), nanos.alias(f"{c.name}__ns")]
-                value = f"CASE WHEN r[{i}] IS NULL THEN null ELSE datetime.fromepoch(r[{i}], r[{i + 1}]) END"
-            else:
-                wire.append(pl.col(c.name))
-                value = f"r[{i}]"
-            props.append(f"{_prop(kind, c.name)}: {value}")
-        self.wire = wire
-        self._create = f"CREATE (x:{_label(kind.label)} {{{', '.join(props)}}})"
-        # (column, MATCH text, CREATE text) per relationship end of a record.
-        self.ends: list[tuple[str, str, str]] = []
-        if kind.order_rel:
-            self.ends.append(
-                (
-                    "order_id",
-                    f"MATCH (o:{_label(cy.ORDER_LABEL)} "
-                    f"{{{_prop(ORDERS, ORDERS.key)}: r[{slot['order_id']}]}})",
-                    f"(o)-[:{_rel(kind.order_rel)}]->(x)",
-                )
-            )
-        for n, link in enumerate(kind.entity_links):
-            self.ends.append(
-                (
-                    link.column,
-                    f"MATCH (e{n}:{_label(link.label)} "
-                    f"{{{_prop(None, cy.ENTITY_KEY)}: r[{slot[link.column]}]}})",
-                    f"(x)-[:{_rel(link.rel)}]->(e{n})",
-                )
-            )
-        self._queries: dict[tuple[bool, ...], str] = {}
-
-    def query(self, mask: tuple[bool, ...]) -> str:
-        """The write for rows whose ends are present where mask is True.
-
-        It returns nothing (a RETURN after the CREATE would make the planner add an Eager):
-        the summary's nodes_created tells how many rows found all their ends."""
-        text = self._queries.get(mask)
-        if text is None:
-            ends = [end for end, present in zip(self.ends, mask, strict=True) if present]
-            creates = ", ".join([self._create[len("CREATE ") :], *(c for _, _, c in ends)])
-            text = " ".join(["UNWIND $rows AS r", *(m for _, m, _ in ends), f"CREATE {creates}"])
-            self._queries[mask] = text
-        return text
-
-    def batches(self, frame: pl.DataFrame) -> list[tuple[str, list[tuple[Any, ...]]]]:
-        """(query, rows) per pattern of null ends in the frame."""
-        if not self.ends:
-            return [(self.query(()), frame.select(self.wire).rows())]
-        flags = [pl.col(col).is_not_null().cast(pl.Int8).cast(pl.String) for col, _, _ in self.ends]
-        parts = frame.with_columns(pl.concat_str(flags).alias("__mask")).partition_by(
-            "__mask", as_dict=True, maintain_order=True
-        )
-        return [
-            (self.query(tuple(ch == "1" for ch in str(key[0]))), part.select(self.wire).rows())
-            for key, part in parts.items()
-        ]
-
-
-def _merge_entities(label: str) -> str:
-    return f"UNWIND $ids AS id MERGE (:{_label(label)} {{{_prop(None, cy.ENTITY_KEY)}: id}})"
-
-
-def _merge_relation(rel: str, src: str, dst: str) -> str:
-    if (src, dst) not in cy.rel_layout().get(rel, ()):
-        raise ValueError(f"{rel} does not join {src} to {dst} in the graph schema")
-    key = _prop(None, cy.ENTITY_KEY)
-    return (
-        f"UNWIND $pairs AS p MATCH (a:{_label(src)} {{{key}: p[0]}}) "
-        f"MATCH (b:{_label(dst)} {{{key}: p[1]}}) MERGE (a)-[:{_rel(rel)}]->(b)"
-    )
-
-
-def _keys_present(kind: SourceKind) -> str:
-    kind = _graph_kind(kind)
-    _label(kind.label)  # type: ignore[arg-type]
-    _prop(kind, kind.key)
-    return cy.keys_present(kind)
-
-
-def _counts_query() -> str:
-    parts = [
-        f"MATCH (n:{_label(label)}) WITH count(n) AS n RETURN {'node:' + label!r} AS k, n"
-        for label in cy.node_labels()
-    ] + [
-        f"MATCH ()-[r:{_rel(rel)}]->() WITH count(r) AS n RETURN {'rel:' + rel!r} AS k, n"
-        for rel in cy.rel_layout()
-    ]
-    return " UNION ALL ".join(parts)
-
-
-def _constraints() -> list[tuple[str, str]]:
-    """(name, DDL) for a uniqueness constraint on every label's key."""
-    out = []
-    for label in cy.node_labels():
-        key = _KEY_OF[label]
-        name = f"orderscope_{label}_{key}_unique"
-        out.append(
-            (
-                name,
-                f"CREATE CONSTRAINT {q(name)} IF NOT EXISTS FOR (n:{_label(label)}) "
-                f"REQUIRE n.{q(key)} IS UNIQUE",
-            )
-        )
-    return out
-
-
-_RECORD_WRITES: dict[str, _RecordWrite] = {k.name: _RecordWrite(k) for k in cy.GRAPH_KINDS}
-_ORDER_RECORDS = cy.order_records_any("type")
-_COUNTS = _counts_query()
-_CONSTRAINTS = _constraints()
-_RESET_RELS = "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF $n ROWS"
-_RESET_NODES = "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF $n ROWS"
 
 # Statements run in one transaction: (query, parameters, nodes it must create, or None).
 Work = list[tuple[str, dict[str, Any], int | None]]
@@ -369,7 +215,7 @@ class Neo4jGraph:
 
     def ensure_schema(self) -> None:
         existing = {row[0] for row in self._read("SHOW CONSTRAINTS YIELD name RETURN name")}
-        missing = [ddl for name, ddl in _CONSTRAINTS if name not in existing]
+        missing = [ddl for name, ddl in CONSTRAINTS if name not in existing]
         for ddl in missing:
             self._auto(ddl)
         if missing:
@@ -382,23 +228,10 @@ class Neo4jGraph:
 
     # --- writes ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _entity_columns(kind: SourceKind) -> dict[str, list[str]]:
-        """Entity label -> the frame columns naming such entities (links and relations)."""
-        cols: dict[str, list[str]] = {}
-        pairs = [(link.label, link.column) for link in kind.entity_links]
-        for er in kind.entity_relations:
-            pairs += [(er.from_label, er.from_column), (er.to_label, er.to_column)]
-        for label, column in pairs:
-            lst = cols.setdefault(label, [])
-            if column not in lst:
-                lst.append(column)
-        return cols
-
     def _plan(self, kind: SourceKind, frame: pl.DataFrame) -> Iterator[Work]:
         """The statements of one add_records call, in units of at most ~batch_size rows."""
         size = self.batch_size
-        for label, columns in self._entity_columns(kind).items():
+        for label, columns in cy.entity_columns(kind).items():
             ids = (
                 pl.concat([frame.get_column(c).alias("id") for c in columns])
                 .drop_nulls()
@@ -406,7 +239,7 @@ class Neo4jGraph:
                 .to_list()
             )
             for chunk in _chunks(ids, size):
-                yield [(_merge_entities(label), {"ids": list(chunk)}, None)]
+                yield [(merge_entities(label), {"ids": list(chunk)}, None)]
         # Entity relations before the records: a record found stored after a crash between
         # two units has its relations committed already, so skipping it loses nothing.
         for er in kind.entity_relations:
@@ -416,10 +249,10 @@ class Neo4jGraph:
                 .unique(maintain_order=True)
                 .rows()
             )
-            text = _merge_relation(er.rel, er.from_label, er.to_label)
+            text = merge_relation(er.rel, er.from_label, er.to_label)
             for chunk in _chunks(pairs, size):
                 yield [(text, {"pairs": list(chunk)}, None)]
-        write = _RECORD_WRITES[kind.name]
+        write = RECORD_WRITES[kind.name]
         for offset in range(0, frame.height, size):
             yield [
                 (text, {"rows": list(chunk)}, len(chunk))
@@ -428,7 +261,7 @@ class Neo4jGraph:
             ]
 
     def add_records(self, kind: SourceKind, frame: pl.DataFrame) -> int:
-        kind = _graph_kind(kind)
+        kind = graph_kind(kind)
         frame = conform(kind, frame)
         if frame.height == 0:
             return 0
@@ -444,19 +277,19 @@ class Neo4jGraph:
     # --- reads -----------------------------------------------------------------------------
 
     def known_keys(self, kind: SourceKind, keys: pl.Series) -> pl.Series:
-        kind = _graph_kind(kind)
+        kind = graph_kind(kind)
         keys = keys.cast(pl.String)
         wanted = keys.drop_nulls().unique().to_list()
         if not wanted:
             return keys.clear()
-        text = _keys_present(kind)
+        text = keys_present(kind)
         found: list[str] = []
         for chunk in _chunks(wanted, 50_000):
             found += [row[0] for row in self._read(text, {"keys": list(chunk)})]
         return keys.filter(keys.is_in(pl.Series(found, dtype=pl.String).implode()))
 
     def records(self, kind: SourceKind, keys: pl.Series) -> pl.DataFrame:
-        kind = _graph_kind(kind)
+        kind = graph_kind(kind)
         text = cy.records_by_key(kind)
         wanted = keys.cast(pl.String).drop_nulls().unique().to_list()
         rows: list[list[Any]] = []
@@ -466,13 +299,10 @@ class Neo4jGraph:
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         rows = self._read(cy.ORDER, {"order_id": order_id})
-        if not rows:
-            return None
-        names = [c.name for c in ORDERS.columns]
-        return {n: _py(v) for n, v in zip(names, rows[0], strict=True)}
+        return cy.record(ORDERS, rows[0], _py) if rows else None
 
     def order_records(self, order_id: str) -> dict[str, list[dict[str, Any]]]:
-        return cy.records_by_kind(self._read(_ORDER_RECORDS, {"order_id": order_id}), _py)
+        return cy.records_by_kind(self._read(ORDER_RECORDS, {"order_id": order_id}), _py)
 
     def calibrations_for_order(self, order_id: str) -> list[dict[str, Any]]:
         rows = self._read(cy.CALIBRATIONS_FOR_ORDER, {"order_id": order_id})
@@ -491,10 +321,10 @@ class Neo4jGraph:
         return pl.DataFrame(columns, strict=False)
 
     def counts(self) -> dict[str, int]:
-        return {k: int(n) for k, n in self._read(_COUNTS)}
+        return {k: int(n) for k, n in self._read(COUNTS)}
 
     def reset(self) -> None:
         """Delete every relationship, then every node, in batches; constraints stay."""
-        self._auto(_RESET_RELS, {"n": 50_000})
-        self._auto(_RESET_NODES, {"n": 50_000})
+        self._auto(RESET_RELS, {"n": 50_000})
+        self._auto(RESET_NODES, {"n": 50_000})
         self._schema()

@@ -29,6 +29,7 @@ def _truth(folder) -> dict:
 
 
 def _ask(settings, inc: dict, top: int = 10) -> dict:
+    """The answer in its JSON form (what the CLI prints with --json)."""
     with open_stores(settings, read_only=True) as stores:
         return explain(
             stores,
@@ -37,7 +38,7 @@ def _ask(settings, inc: dict, top: int = 10) -> dict:
             parse_period(inc["period"]),
             parse_period(inc["baseline"]),
             top=top,
-        )
+        ).to_dict()
 
 
 def _names_cause(finding: dict, cause: dict) -> bool:
@@ -161,18 +162,20 @@ def test_clean_scenario_has_no_high_confidence_finding(ingested):
 def test_other_metrics_and_slices_answer(ingested):
     settings, folder = ingested(ORDERS, SEEDS[0], "default")
     inc = _truth(folder)["incidents"][0]
+    customs = next(i for i in _truth(folder)["incidents"] if i["kind"] == "customs_stall")
+    node = customs["slice"]["node"]  # where the declarations stall
     p, b = parse_period(inc["period"]), parse_period(inc["baseline"])
     with open_stores(settings, read_only=True) as stores:
         # node_dwell without a node: drills into the node that moved most
         r = explain(stores, "node_dwell", {}, p, b, top=5)
-        assert r.get("focus_node") and r["findings"]
+        assert r.focus_node and r.findings
         # stall rate at one node, and a boolean order dimension
-        r = explain(stores, "stall_rate", {"node": "CUSTOMS_DECLARED", "cross_border": "true"}, p, b)
-        assert r["value"]["period"] is not None
+        r = explain(stores, "stall_rate", {"node": node, "cross_border": "true"}, p, b)
+        assert r.value_period is not None
         # the customs stall shows at the node's stall rate too, and names the broker
-        assert _names_cause(r["findings"][0], {"broker_id": "BRK-02"})
+        assert r.findings[0].segment.get("broker_id") == "BRK-02"
         with pytest.raises(RootCauseError):
-            explain(stores, "cycle_time", {"node": "PICKING"}, p, b)
+            explain(stores, "cycle_time", {"node": stores.catalog.roles.start}, p, b)
         with pytest.raises(RootCauseError):
             explain(stores, "revenue", {}, p, b)
         with pytest.raises(RootCauseError):
@@ -201,7 +204,7 @@ def test_cli_json_and_table(ingested):
         "--metric",
         inc["metric"],
         "--slice",
-        "node=CUSTOMS_DECLARED",
+        f"node={inc['slice']['node']}",
         "--period",
         inc["period"],
         "--baseline",

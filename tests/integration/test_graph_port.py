@@ -667,13 +667,13 @@ def test_neo4j_layout_guards_query_text() -> None:
     """Only schema labels, types and kinds reach query text (no server needed)."""
     from dataclasses import replace
 
-    from orderscope.graph import neo4j as n4
+    from orderscope.graph import neo4j_cypher as n4
 
     with pytest.raises(ValueError):
-        n4._label("Order`) DETACH DELETE (n")
+        n4.checked_label("Order`) DETACH DELETE (n")
     with pytest.raises(ValueError):
-        n4._rel("KNOWS")
+        n4.checked_rel("KNOWS")
     with pytest.raises(ValueError):
-        n4._RecordWrite(replace(PAYMENTS, label="Payment` {x: 1})//"))
+        n4.RecordWrite(replace(PAYMENTS, label="Payment` {x: 1})//"))
     with pytest.raises(ValueError):
-        n4._merge_relation("IN_ZONE", "Zone", "Equipment")  # wrong direction
+        n4.merge_relation("IN_ZONE", "Zone", "Equipment")  # wrong direction
