@@ -82,9 +82,16 @@ def to_file_body(body: bytes, fmt: str) -> bytes:
         records = json.loads(body)
     except (UnicodeDecodeError, ValueError) as e:
         raise BatchError(f"the body is not JSON ({e}); send a JSON array of records") from None
+    except RecursionError:
+        raise BatchError("the body is JSON nested too deeply to read; send flat records") from None
     if not isinstance(records, list):
         raise BatchError("a JSON body must be an array of records (or send NDJSON)")
-    return "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records).encode()
+    try:
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode(
+            "utf-8", "surrogatepass"
+        )
+    except RecursionError:
+        raise BatchError("a record is nested too deeply to read; send flat records") from None
 
 
 def ingest_batch(
@@ -108,7 +115,7 @@ def ingest_batch(
     digest = hashlib.blake2b(data, digest_size=20).hexdigest()  # as SourceFile.content_hash
     name = f"{kind}-key-{key}" if key else f"{kind}-batch-{digest[:24]}"
     if key:
-        earlier = _earlier(stores, f"{name}.{_SUFFIX[fmt]}")
+        earlier = _earlier(stores, key)
         if earlier is not None:
             return _replay(stores, kind, name, earlier, digest)
     with tempfile.TemporaryDirectory(prefix="orderscope-batch-") as tmp:
@@ -131,18 +138,24 @@ def ingest_batch(
     )
 
 
-def _earlier(stores: Stores, file_name: str) -> dict[str, Any] | None:
+def _key_names(key: str) -> list[str]:
+    """Every file name a batch with this key may have been ingested under (any kind, any
+    format): a key names one batch, whatever it was sent as."""
+    return [f"{k.name}-key-{key}.{suffix}" for k in SOURCE_KINDS for suffix in sorted(set(_SUFFIX.values()))]
+
+
+def _earlier(stores: Stores, key: str) -> dict[str, Any] | None:
     ledger = stores.series.ledger()
-    done = ledger.filter((ledger["source_file"] == file_name) & (ledger["status"] == "done"))
+    done = ledger.filter(ledger["source_file"].is_in(_key_names(key)) & (ledger["status"] == "done"))
     return done.row(-1, named=True) if done.height else None
 
 
 def _replay(stores: Stores, kind: str, name: str, earlier: dict[str, Any], digest: str) -> BatchResult:
     """The answer to a retried batch: the first run's counts, nothing added now."""
-    if earlier["content_hash"] != digest:
+    if earlier["content_hash"] != digest or earlier["kind"] != kind:
         raise KeyReused(
-            f"idempotency key of batch {name!r} was already used for another batch; "
-            "send new records with a new key"
+            f"idempotency key {name.split('-key-', 1)[1]!r} was already used for another batch "
+            f"({earlier['kind']}, {earlier['rows_read']} rows); send new records with a new key"
         )
     counts = KindCounts(
         files=1,

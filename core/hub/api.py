@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from orderscope.domain.access import Permission, Principal, mask
+from orderscope.domain.sources import SOURCE_KINDS
+from orderscope.hub import models
 from orderscope.hub.context import Hub
+from orderscope.hub.models import errors
 from orderscope.ingest.batches import FORMATS, BatchError, KeyReused, ingest_batch
 from orderscope.ingest.pipeline import IngestError, ingest_folder
 from orderscope.views.neighbourhood import order_graph
@@ -37,9 +46,12 @@ _MEDIA = {
     "application/vnd.apache.parquet": "parquet",
     "application/x-parquet": "parquet",
 }
-
-
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "ndjson", ".ndjson": "ndjson", ".json": "json"}
+# The source kinds as a closed set: the OpenAPI document lists them, an unknown one is a 422.
+KindName = StrEnum("KindName", {k.name: k.name for k in SOURCE_KINDS})  # type: ignore[misc]
+Format = Literal["json", "ndjson", "csv", "parquet"]
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CATCH_ALL = PREFIX + "/{rest:path}"
 
 
 class ApiError(HTTPException):
@@ -84,17 +96,46 @@ def answer(value: Any, who: Principal) -> JSONResponse:
 
 router = APIRouter(prefix=PREFIX)
 
+_BATCH_BODY = {
+    "required": True,
+    "description": "The records: a JSON array of objects, NDJSON (one object per line), CSV with "
+    "a header row, Parquet, or a multipart upload with one part named `file`.",
+    "content": {
+        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        "application/x-ndjson": {"schema": {"type": "string"}},
+        "text/csv": {"schema": {"type": "string"}},
+        "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+    },
+}
 
-@router.post("/records/{kind}", summary="Push a batch of records of one source kind")
+
+@router.post(
+    "/records/{kind}",
+    summary="Push a batch of records of one source kind",
+    response_model=models.BatchAnswer,
+    responses=errors(401, 403, 409, 413, 415, 422),
+    openapi_extra={"requestBody": _BATCH_BODY},
+)
 async def push_records(
-    kind: str,
+    kind: KindName,
     request: Request,
     who: Writer,
     format: Annotated[
-        str | None, Query(description="json | ndjson | csv | parquet (default: from Content-Type)")
+        Format | None, Query(description="The body's format (default: from Content-Type)")
     ] = None,
     idempotency_key: Annotated[
-        str | None, Header(description="A retried batch with the same key adds nothing")
+        str | None,
+        Header(
+            description="A retried batch with the same key adds nothing and gets the first answer",
+            pattern=r"^[A-Za-z0-9._:-]{1,128}$",
+        ),
     ] = None,
 ) -> JSONResponse:
     """The batch as a JSON array, NDJSON, CSV or Parquet body (or a multipart upload with one
@@ -102,35 +143,44 @@ async def push_records(
     number and reason. The same validation, guard, quarantine and idempotency as file ingest."""
     hub = hub_of(request)
     body, fmt = await _read_body(request, format, hub.settings.max_request_mb)
+    name = str(kind.value)
     try:
-        result = hub.run_ingest(
-            lambda stores: ingest_batch(stores, kind, body, fmt, idempotency_key, hub.window())
+        result = await run_in_threadpool(
+            hub.run_ingest,
+            lambda stores: ingest_batch(stores, name, body, fmt, idempotency_key, hub.window()),
         )
     except KeyReused as e:
         raise ApiError(409, "idempotency_key_reused", str(e)) from None
     except BatchError as e:
         raise ApiError(422, "bad_batch", str(e)) from None
-    hub.telemetry.count({result.kind: result.to_dict()})
+    if not (result.replayed and idempotency_key):  # a retry's answer repeats the first counts
+        hub.telemetry.count({result.kind: result.to_dict()})
     return answer(result.to_dict(), who)
 
 
+def _too_large(limit_mb: float) -> ApiError:
+    return ApiError(413, "too_large", f"the body is larger than {limit_mb:g} MB; send smaller batches")
+
+
 async def _read_body(request: Request, fmt: str | None, limit_mb: float) -> tuple[bytes, str]:
+    """The body (at most `limit_mb`, however it is sent: a declared length or chunks) and its
+    format."""
     limit = int(limit_mb * 2**20)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "too_large", f"the body is larger than {limit_mb:g} MB; send smaller batches")
-    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media == "multipart/form-data":
-        return await _upload(request, fmt, limit, limit_mb)
+        raise _too_large(limit_mb)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise ApiError(413, "too_large", f"the body is larger than {limit_mb:g} MB; send smaller batches")
+            raise _too_large(limit_mb)
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media == "multipart/form-data":
+        return await _upload(request, bytes(body), fmt)
     fmt = fmt or _MEDIA.get(media)
     if fmt not in FORMATS:
         raise ApiError(
-            415 if fmt is None else 422,
+            415,
             "unknown_format",
             f"say the format with ?format= ({', '.join(FORMATS)}) or a Content-Type of "
             f"{', '.join(sorted(_MEDIA))}",
@@ -138,15 +188,29 @@ async def _read_body(request: Request, fmt: str | None, limit_mb: float) -> tupl
     return bytes(body), fmt
 
 
-async def _upload(request: Request, fmt: str | None, limit: int, limit_mb: float) -> tuple[bytes, str]:
-    form = await request.form(max_files=1, max_fields=10)
-    upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        raise ApiError(422, "no_file", "a multipart upload needs one part named `file`")
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise ApiError(413, "too_large", f"the file is larger than {limit_mb:g} MB; send smaller batches")
-    name = (upload.filename or "").lower()
+async def _upload(request: Request, body: bytes, fmt: str | None) -> tuple[bytes, str]:
+    """The one file of a multipart upload (the body is already read, within the limit)."""
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
+    except (MultiPartException, ValueError, KeyError) as e:  # a broken multipart body
+        raise ApiError(422, "bad_upload", f"the multipart body could not be read ({e})") from None
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(422, "no_file", "a multipart upload needs one part named `file`")
+        data = await upload.read()
+        name = (upload.filename or "").lower()
+    finally:
+        await form.close()
     fmt = fmt or next((f for ext, f in _SUFFIXES.items() if name.endswith(ext)), None)
     if fmt not in FORMATS:
         raise ApiError(
@@ -158,17 +222,24 @@ async def _upload(request: Request, fmt: str | None, limit: int, limit_mb: float
 
 
 class FolderRequest(BaseModel):
-    path: str = Field(description="A folder on the hub's machine holding source files")
+    path: str = Field(min_length=1, max_length=4096, description="A folder on the hub's machine")
     reprocess: bool = False
 
 
-@router.post("/ingest/folder", summary="Ingest a folder on the hub's machine (as `orderscope ingest`)")
+@router.post(
+    "/ingest/folder",
+    summary="Ingest a folder on the hub's machine (as `orderscope ingest`)",
+    response_model=models.IngestReport,
+    responses=errors(401, 403, 422),
+)
 def ingest_folder_route(body: FolderRequest, request: Request, who: Writer) -> JSONResponse:
     """What `orderscope ingest DIR` sends when a hub owns the data dir: the same pipeline and
     report, run by the process that holds the stores."""
     hub = hub_of(request)
-    folder = Path(body.path)
     try:
+        folder = Path(body.path)
+        if not folder.is_absolute():
+            raise IngestError(f"{body.path} is not an absolute path; give the folder's full path")
         report = hub.run_ingest(
             lambda stores: ingest_folder(
                 folder,
@@ -178,14 +249,22 @@ def ingest_folder_route(body: FolderRequest, request: Request, who: Writer) -> J
                 window=hub.window(),
             )
         )
-    except IngestError as e:
+    except (IngestError, OSError, ValueError) as e:  # ValueError: a path with a NUL byte
         raise ApiError(422, "bad_folder", str(e)) from None
     hub.telemetry.count_report(report)
     return answer(report.to_dict(), who)
 
 
-@router.get("/orders/{order_id}", summary="An order's snapshot (as `orderscope snapshot --json`)")
-def get_order(order_id: str, request: Request, who: Reader) -> JSONResponse:
+OrderId = Annotated[str, Path_(min_length=1, max_length=200, description="The order ID, e.g. O0000042")]
+
+
+@router.get(
+    "/orders/{order_id}",
+    summary="An order's snapshot (as `orderscope snapshot --json`)",
+    response_model=models.Snapshot,
+    responses=errors(401, 403, 404, 422),
+)
+def get_order(order_id: OrderId, request: Request, who: Reader) -> JSONResponse:
     hub = hub_of(request)
     try:
         return answer(hub.read(lambda stores: build_snapshot(stores, order_id)), who)
@@ -193,8 +272,13 @@ def get_order(order_id: str, request: Request, who: Reader) -> JSONResponse:
         raise ApiError(404, "unknown_order", str(e)) from None
 
 
-@router.get("/orders/{order_id}/graph", summary="An order's neighbourhood: nodes and edges")
-def get_order_graph(order_id: str, request: Request, who: Reader) -> JSONResponse:
+@router.get(
+    "/orders/{order_id}/graph",
+    summary="An order's neighbourhood: nodes and edges",
+    response_model=models.OrderGraph,
+    responses=errors(401, 403, 404, 422),
+)
+def get_order_graph(order_id: OrderId, request: Request, who: Reader) -> JSONResponse:
     hub = hub_of(request)
     try:
         return answer(hub.read(lambda stores: order_graph(stores, order_id)), who)
@@ -202,7 +286,12 @@ def get_order_graph(order_id: str, request: Request, who: Reader) -> JSONRespons
         raise ApiError(404, "unknown_order", str(e)) from None
 
 
-@router.get("/orders", summary="Find orders by a piece of their ID (any case)")
+@router.get(
+    "/orders",
+    summary="Find orders by a piece of their ID (any case)",
+    response_model=models.Found,
+    responses=errors(401, 403, 422),
+)
 def find_orders(
     request: Request,
     who: Reader,
@@ -213,7 +302,12 @@ def find_orders(
     return answer({"orders": hub.read(lambda stores: search_orders(stores, q, limit))}, who)
 
 
-@router.get("/stats", summary="Counts per kind, quarantine, data clock (as `orderscope stats --json`)")
+@router.get(
+    "/stats",
+    summary="Counts per kind, quarantine, data clock (as `orderscope stats --json`)",
+    response_model=models.Stats,
+    responses=errors(401, 403),
+)
 def get_stats(request: Request, who: Analyst) -> JSONResponse:
     return answer(hub_of(request).read(collect_stats), who)
 
@@ -225,11 +319,16 @@ def install(app: FastAPI) -> None:
 
     app.include_router(analytics_routes.router)
 
-    @app.get("/healthz", include_in_schema=True, summary="The process is up")
+    @app.get("/healthz", summary="The process is up", response_model=models.Health)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="The stores answer")
+    @app.get(
+        "/readyz",
+        summary="The stores answer",
+        response_model=models.Ready,
+        responses={503: {"model": models.Ready, "description": "A store does not answer"}},
+    )
     def readyz(request: Request) -> JSONResponse:
         try:
             clock = hub_of(request).read(lambda stores: stores.series.data_clock())
@@ -237,22 +336,53 @@ def install(app: FastAPI) -> None:
             return JSONResponse({"status": "unavailable", "detail": str(e)}, status_code=503)
         return JSONResponse({"status": "ready", "data_clock": jsonable(clock)})
 
-    @app.get("/metrics", summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def metrics(request: Request) -> Response:
         from orderscope.hub.telemetry import CONTENT_TYPE
 
-        return Response(
-            hub_of(request).read(lambda stores: hub_of(request).telemetry.text()), media_type=CONTENT_TYPE
+        return Response(hub_of(request).telemetry.text(), media_type=CONTENT_TYPE)
+
+    # Anything else under the API prefix is a JSON 404 (or 405), not the dashboard's page.
+    @app.api_route(
+        _CATCH_ALL,
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+        include_in_schema=False,
+    )
+    def no_such_endpoint(rest: str, request: Request) -> JSONResponse:
+        allowed = _methods_for(request)
+        if allowed:
+            return JSONResponse(
+                {"error": "method_not_allowed", "detail": f"use {', '.join(sorted(allowed))}"},
+                status_code=405,
+                headers={"Allow": ", ".join(sorted(allowed))},
+            )
+        return JSONResponse(
+            {"error": "not_found", "detail": f"no endpoint {request.url.path}; see /openapi.json"},
+            status_code=404,
         )
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=exc.status_code)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body the framework could not parse: bad input, as documented
+            return JSONResponse({"error": "bad_body", "detail": str(exc.detail)}, status_code=422)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+
     @app.exception_handler(RequestValidationError)
     async def bad_parameters(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": str(e.get("msg", ""))}
             for e in exc.errors()
         ]
         return JSONResponse({"error": "bad_parameters", "detail": problems}, status_code=422)
@@ -260,12 +390,48 @@ def install(app: FastAPI) -> None:
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[..., Any]) -> Any:
         started = time.perf_counter()
-        response = await call_next(request)
+        refusal = _cross_origin(request)
+        response = refusal or await call_next(request)
         route = request.scope.get("route")
         template = getattr(route, "path", None) or (
             "dashboard" if not request.url.path.startswith(PREFIX) else "unmatched"
         )
+        if template == _CATCH_ALL:
+            template = "unmatched"
         hub_of(request).telemetry.observe(
             request.method, template, response.status_code, time.perf_counter() - started
         )
         return response
+
+
+def _methods_for(request: Request) -> set[str]:
+    """The methods the API's routes answer on the request's path (for a 405)."""
+    from starlette.routing import Match, Mount
+
+    routes = [
+        r for r in request.app.routes if not isinstance(r, Mount) and getattr(r, "path", "") != _CATCH_ALL
+    ]
+    allowed = set()
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(r.matches(scope)[0] == Match.FULL for r in routes):
+            allowed.add(method)
+    return allowed
+
+
+def _cross_origin(request: Request) -> JSONResponse | None:
+    """A browser's request from another site that would change something (a form or upload
+    posted by a foreign page to a hub on this machine): refused. Same-site pages, the CLI and
+    other programs (which send no Origin) pass."""
+    if request.method in _SAFE_METHODS:
+        return None
+    origin = request.headers.get("origin")
+    if origin is None:
+        return None
+    hosts = {request.headers.get("host"), request.headers.get("x-forwarded-host")}
+    if urlsplit(origin).netloc in hosts - {None}:
+        return None
+    return JSONResponse(
+        {"error": "cross_origin", "detail": f"requests from {origin} may not change this hub"},
+        status_code=403,
+    )

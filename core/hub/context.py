@@ -2,7 +2,10 @@
 
 Routes, the dashboard and the inbox reach the stores only through `read` and `run_ingest`, so
 the one store lock, the cache invalidation after new data and the ingest counters are in one
-place whatever the entrypoint.
+place whatever the entrypoint. Ingests run one at a time (a pushed batch, an inbox file, a
+folder from the CLI): the pipeline's de-duplication and an idempotency key's first-use check
+read the stores before they write, which two ingests at once would race. Reads interleave with
+an ingest call by call (the store lock), so a long ingest does not stop lookups.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class Hub:
     # Called after anything new was ingested (the dashboard drops its cached answers).
     on_new_data: list[Callable[[], None]] = field(default_factory=list)
     session_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    ingest_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.telemetry = Telemetry(lambda: self.stores)
@@ -53,11 +57,13 @@ class Hub:
         return use_case(self.stores)
 
     def run_ingest(self, use_case: Callable[[Stores], T]) -> T:
-        try:
-            return use_case(self.stores)
-        finally:
-            for callback in self.on_new_data:
-                callback()
+        """Run an ingest (one at a time); then tell the dashboard there may be new data."""
+        with self.ingest_lock:
+            try:
+                return use_case(self.stores)
+            finally:
+                for callback in self.on_new_data:
+                    callback()
 
     # --- who is asking ---------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from orderscope.ingest.pipeline import IngestError, IngestReport, ingest_folder
 from orderscope.ingest.readers import discover
@@ -28,6 +28,11 @@ from orderscope.ports import Stores
 log = logging.getLogger("orderscope.hub.inbox")
 
 PROCESSING, DONE, FAILED = ".processing", "done", "failed"
+T = TypeVar("T")
+
+
+def _direct(use_case: Callable[[Stores], T], stores: Stores) -> T:
+    return use_case(stores)
 
 
 @dataclass
@@ -36,6 +41,9 @@ class Inbox:
     stores: Stores
     on_report: Callable[[str, IngestReport], None] = lambda name, report: None
     window: Callable[[], TimeWindow] = TimeWindow.default
+    # How an ingest is run: the hub passes its run_ingest (one ingest at a time, the dashboard
+    # told of new data); alone, the inbox ingests into `stores` directly.
+    run: Callable[[Callable[[Stores], Any]], Any] | None = None
     _sizes: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -74,8 +82,10 @@ class Inbox:
             if not files:
                 answer: dict[str, Any] = {"error": f"{path.name} is not named after a source kind"}
             else:
+                folder, window = Path(tmp), self.window()
+                run = self.run or (lambda use_case: _direct(use_case, self.stores))
                 try:
-                    report = ingest_folder(Path(tmp), self.stores, window=self.window())
+                    report = run(lambda stores: ingest_folder(folder, stores, window=window))
                     answer = report.to_dict()
                     outcome = FAILED if report.failed_files else DONE
                 except IngestError as e:

@@ -42,11 +42,16 @@ button{{margin-top:1rem;width:100%;padding:.5rem;background:#212529;color:#fff;b
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this hub (no scheme, no host): a login must not redirect elsewhere."""
-    parts = urlsplit(target or "/")
-    if parts.scheme or parts.netloc or not (parts.path or "/").startswith("/"):
+    """Only a path on this hub (no scheme, no host): a login must not redirect elsewhere.
+    Browsers read a backslash as a slash, so `/\\evil.example` is another host too."""
+    target = target or "/"
+    if "\\" in target or any(ord(c) < 0x20 for c in target):
         return "/"
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    parts = urlsplit(target)
+    path = parts.path or "/"
+    if parts.scheme or parts.netloc or not path.startswith("/") or path.startswith("//"):
+        return "/"
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 def install(app: FastAPI) -> None:
@@ -102,7 +107,11 @@ class DashboardGate:
         if who is None:
             await self._refuse(scope, receive, send)
             return
-        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != self.header]
+        # Dropped in every spelling WSGI would read as the same header (`X_Orderscope_Principal`
+        # becomes HTTP_X_ORDERSCOPE_PRINCIPAL as well).
+        headers = [
+            (k, v) for k, v in scope.get("headers", []) if k.lower().replace(b"_", b"-") != self.header
+        ]
         headers.append((self.header, f"{who.name};{who.role}".encode()))
         await self.app(dict(scope, headers=headers), receive, send)
 

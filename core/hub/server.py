@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
+import socket
 import sys
 import threading
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -97,8 +100,15 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8050) -> None
     running = owner.live_owner(settings)
     if running is not None:
         raise HubError(f"a hub (pid {running.pid}) already serves {settings.data_dir} at {running.url}")
-    url = f"http://{host}:{port}/"
+    listener = _listen(host, port)
+    url = f"http://{_url_host(host)}:{listener.getsockname()[1]}/"
     with ExitStack() as stack:
+        stack.callback(listener.close)
+        if settings.backend == "embedded":
+            # Claimed before the stores are opened and given up after they are closed, so a
+            # command never finds the files locked without finding the hub that holds them.
+            me = owner.claim(settings, url)
+            stack.callback(owner.release, settings, me)
         try:
             stores = stack.enter_context(open_stores(settings))
         except StoreUnavailable as e:
@@ -106,23 +116,62 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8050) -> None
         app = create_app(settings, stores)
         hub: Hub = app.state.hub
         if settings.backend == "embedded":
-            me = owner.claim(settings, url)
             hub.allow_local(me.token)
-            stack.callback(owner.release, settings, me)
-        inbox = Inbox(settings.inbox or settings.data_dir / "inbox", hub.stores, window=hub.window)
-        inbox.on_report = lambda name, report: _after_inbox(hub, report)
+        inbox = Inbox(
+            settings.inbox or settings.data_dir / "inbox", hub.stores, window=hub.window, run=hub.run_ingest
+        )
+        inbox.on_report = lambda name, report: hub.telemetry.count_report(report)
         watcher = InboxWatcher(inbox, settings.inbox_poll_seconds)
         watcher.start()
         stack.callback(watcher.stop)
         _announce(settings, url, inbox.folder, hub)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-        uvicorn.Server(config).run()
+        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        with _stopped_by_signals():
+            uvicorn.Server(config).run(sockets=[listener])
+        print("orderscope hub stopped", file=sys.stdout, flush=True)
 
 
-def _after_inbox(hub: Hub, report: Any) -> None:
-    hub.telemetry.count_report(report)
-    for callback in hub.on_new_data:
-        callback()
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """Ctrl+C and SIGTERM stop the server gracefully and then return here, so the owner file
+    is removed and the stores are closed (uvicorn re-raises the signal it stopped on to the
+    handler it found: by default a SIGTERM would end the process before any clean-up)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else starts: a port in use is one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise HubError(
+            f"cannot listen on {host}:{port} ({e.strerror or e}); is another hub or program using "
+            "it? Choose another with --port"
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    """Where this machine's commands reach a hub listening on `host`."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 def _announce(settings: Settings, url: str, inbox: Any, hub: Hub) -> None:
