@@ -44,101 +44,85 @@ def layout(data: DashboardData, query: dict[str, str]) -> html.Div:
     if baseline == period:
         baseline = None
     metric = query.get("metric") if query.get("metric") in METRICS else "cycle_time"
-    values = data.dimension_values()
     week_opts = [{"label": w, "value": w} for w in reversed(weeks)]
-
-    def dd(
-        id_: str, label: str, options: list, value: Any, clearable: bool = True, placeholder: str = "all"
-    ) -> dbc.Col:
-        return dbc.Col(
-            [
-                dbc.Label(label, html_for=id_, className="small text-muted mb-1"),
-                dcc.Dropdown(
-                    id=id_,
-                    options=options,
-                    value=value,
-                    clearable=clearable,
-                    placeholder=placeholder,
-                    className="dd",
-                ),
-            ],
-            xs=6,
-            md=3,
-            xl=True,
-        )
-
-    controls = dbc.Card(
-        dbc.CardBody(
-            [
-                dbc.Row(
-                    [
-                        dd(
-                            "dd-metric",
-                            "Metric",
-                            [{"label": v, "value": k} for k, v in METRICS.items()],
-                            metric,
-                            clearable=False,
-                        ),
-                        *[
-                            dd(
-                                f"dd-{d}",
-                                DIM_LABELS[d],
-                                values.get(d, []),
-                                query.get(d) if query.get(d) in values.get(d, []) else None,
-                            )
-                            for d in SLICE_DIMENSIONS
-                        ],
-                        dd(
-                            "dd-node",
-                            "Node",
-                            list(data.catalog.nodes),
-                            query.get("node") if query.get("node") in data.catalog.nodes else None,
-                        ),
-                    ],
-                    className="g-2 mb-2",
-                ),
-                dbc.Row(
-                    [
-                        dd(
-                            "dd-period",
-                            "Period (ISO week)",
-                            week_opts,
-                            period,
-                            clearable=False,
-                            placeholder="week",
-                        ),
-                        dd(
-                            "dd-baseline",
-                            "Baseline",
-                            week_opts,
-                            baseline,
-                            clearable=False,
-                            placeholder="week",
-                        ),
-                        dbc.Col(
-                            html.Div(
-                                "Pick what to explain; findings are ranked by contribution to the change "
-                                "and by how surprising it is against each segment's own baseline.",
-                                className="small text-muted",
-                            ),
-                            md=6,
-                            className="d-flex align-items-end",
-                        ),
-                    ],
-                    className="g-2",
-                ),
-            ]
-        ),
-        className="mb-3",
-    )
     return html.Div(
         [
             ui.page_title(
                 "Drill-down", "why did a metric change between two weeks, and where is the evidence"
             ),
-            controls,
+            _controls(data, query, metric, week_opts, period, baseline),
             dcc.Loading(html.Div(id="dd-result"), type="default", delay_show=300),
         ]
+    )
+
+
+def _dropdown(
+    id_: str, label: str, options: list, value: Any, clearable: bool = True, placeholder: str = "all"
+) -> dbc.Col:
+    return dbc.Col(
+        [
+            dbc.Label(label, html_for=id_, className="small text-muted mb-1"),
+            dcc.Dropdown(
+                id=id_,
+                options=options,
+                value=value,
+                clearable=clearable,
+                placeholder=placeholder,
+                className="dd",
+            ),
+        ],
+        xs=6,
+        md=3,
+        xl=True,
+    )
+
+
+def _controls(
+    data: DashboardData,
+    query: dict[str, str],
+    metric: str,
+    week_opts: list[dict[str, str]],
+    period: str | None,
+    baseline: str | None,
+) -> dbc.Card:
+    """The question: metric, slice (order dimensions, node), period and baseline week."""
+    values = data.dimension_values()
+    nodes = list(data.catalog.nodes)
+    what = [
+        _dropdown(
+            "dd-metric",
+            "Metric",
+            [{"label": v, "value": k} for k, v in METRICS.items()],
+            metric,
+            clearable=False,
+        ),
+        *[
+            _dropdown(
+                f"dd-{d}",
+                DIM_LABELS[d],
+                values.get(d, []),
+                query.get(d) if query.get(d) in values.get(d, []) else None,
+            )
+            for d in SLICE_DIMENSIONS
+        ],
+        _dropdown("dd-node", "Node", nodes, query.get("node") if query.get("node") in nodes else None),
+    ]
+    when = [
+        _dropdown("dd-period", "Period (ISO week)", week_opts, period, clearable=False, placeholder="week"),
+        _dropdown("dd-baseline", "Baseline", week_opts, baseline, clearable=False, placeholder="week"),
+        dbc.Col(
+            html.Div(
+                "Pick what to explain; findings are ranked by contribution to the change "
+                "and by how surprising it is against each segment's own baseline.",
+                className="small text-muted",
+            ),
+            md=6,
+            className="d-flex align-items-end",
+        ),
+    ]
+    return dbc.Card(
+        dbc.CardBody([dbc.Row(what, className="g-2 mb-2"), dbc.Row(when, className="g-2")]),
+        className="mb-3",
     )
 
 

@@ -34,6 +34,36 @@ def _text(v: Any) -> Any:
     return "true" if v is True else "false" if v is False else v
 
 
+def _anything(r: Row) -> bool:
+    return True
+
+
+def _flag(i: int) -> Callable[[Row], bool]:
+    """Rows of units matching the slice's i-th key."""
+    return lambda r: int(r[f"f{i}"]) == 1
+
+
+def _sums(rows: list[Row], pred: Callable[[Row], bool]) -> Sums:
+    """Count, sum, sum of squares per period over the contrast's rows matching `pred`."""
+    out: list[float] = []
+    for pp in (0, 1):
+        out += [sum(float(r[k]) for r in rows if int(r["per"]) == pp and pred(r)) for k in ("n", "s", "ss")]
+    return Sums(*out)
+
+
+def _twin_sums(rows: list[Row], pred: Callable[[Row], bool]) -> tuple[float, float]:
+    """The twin indicator's sum per period over the rows matching `pred`."""
+    s0, s1 = (sum(float(r["se"] or 0) for r in rows if int(r["per"]) == pp and pred(r)) for pp in (0, 1))
+    return s0, s1
+
+
+def _explains(parent: SliceStats, c: float, key: Sums) -> bool:
+    """Within the parent, the slice explains most of one key's change (its contribution c
+    keeps SAME_STORY of the key's): all keys explained is an interaction."""
+    ck = parent.of_sums(key).contribution
+    return ck * parent.sign > 0 and c * parent.sign >= SAME_STORY * ck * parent.sign
+
+
 def slice_finding(stores: Stores, ctx: Context) -> Shaped | None:
     """The slice's own finding, or None when the question has no order slice (or the parent
     population is empty in a period)."""
@@ -50,41 +80,25 @@ def slice_finding(stores: Stores, ctx: Context) -> Shaped | None:
     if agg.is_empty():
         return None
     a = agg.to_dicts()
-    tot = {
-        pp: [sum(float(r[k]) for r in a if int(r["per"]) == pp) for k in ("n", "s", "ss")] for pp in (0, 1)
-    }
-    if not tot[0][0] or not tot[1][0]:
+    tot = _sums(a, _anything)
+    if not tot.n0 or not tot.n1:
         return None
-    sign = ctx.dual.m.sign
-    parent = SliceStats(Sums(*tot[0], *tot[1]), sign=sign)
-
-    def sums(pred: Callable[[Row], bool]) -> Sums:
-        out: list[float] = []
-        for pp in (0, 1):
-            out += [sum(float(r[k]) for r in a if int(r["per"]) == pp and pred(r)) for k in ("n", "s", "ss")]
-        return Sums(*out)
+    parent = SliceStats(tot, sign=ctx.dual.m.sign)
 
     def in_slice(r: Row) -> bool:
         return all(int(r[f"f{i}"]) == 1 for i in range(len(keys)))
 
-    full = sums(in_slice)
+    full = _sums(a, in_slice)
     if full.n1 == 0:
         return None
     c, z, m0, m1 = parent.of_sums(full)
     if twin is not None:  # the same contrast on the twin indicator (0/1: ss = s)
-        tw = {pp: sum(float(r["se"] or 0) for r in a if int(r["per"]) == pp) for pp in (0, 1)}
-        pt = SliceStats(Sums(tot[0][0], tw[0], tw[0], tot[1][0], tw[1], tw[1]), sign=sign)
-        fs = [sum(float(r["se"] or 0) for r in a if int(r["per"]) == pp and in_slice(r)) for pp in (0, 1)]
-        _, zt, _, _ = pt.of_sums(Sums(full.n0, fs[0], fs[0], full.n1, fs[1], fs[1]))
-        z = max(z, zt)
-    # within the parent, does the slice explain each single key's change (an interaction)?
-    specific = len(keys) > 1
-    for i in range(len(keys)):
-        ck = parent.of_sums(sums(lambda r, i=i: int(r[f"f{i}"]) == 1)).contribution
-        if not (ck * parent.sign > 0 and c * parent.sign >= SAME_STORY * ck * parent.sign):
-            specific = False
+        tw, fs = _twin_sums(a, _anything), _twin_sums(a, in_slice)
+        pt = SliceStats(Sums(tot.n0, tw[0], tw[0], tot.n1, tw[1], tw[1]), sign=parent.sign)
+        z = max(z, pt.of_sums(Sums(full.n0, fs[0], fs[0], full.n1, fs[1], fs[1])).surprise)
+    specific = len(keys) > 1 and all(_explains(parent, c, _sums(a, _flag(i))) for i in range(len(keys)))
     # the rest of the parent population: did it change the same way?
-    rest = [tot[0][0] - full.n0, tot[0][1] - full.s0, tot[1][0] - full.n1, tot[1][1] - full.s1]
+    rest = [tot.n0 - full.n0, tot.s0 - full.s0, tot.n1 - full.n1, tot.s1 - full.s1]
     rest_delta = (rest[3] / rest[2] - rest[1] / rest[0]) if rest[0] and rest[2] else 0.0
     own_delta = ctx.dual.m.delta
     share = 1.0 - max(0.0, rest_delta) / own_delta if own_delta > 0 else 0.0

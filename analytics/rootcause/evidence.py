@@ -5,7 +5,7 @@ the reinstatement approvals of looped orders, the carrier's shipments."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -166,9 +166,9 @@ def _customs_evidence(
     if lg.is_empty():
         return None
     ev["operator_sessions"] = lg["session_id"].to_list()[:MAX_IDS]
-    return SessionDetail(
-        actor_ids=brokers, start=lg["login_at"].min(), end=lg["login_at"].max(), spike_logins=len(lg)
-    )
+    first, last = lg["login_at"].min(), lg["login_at"].max()
+    assert isinstance(first, datetime) and isinstance(last, datetime)
+    return SessionDetail(actor_ids=brokers, start=first, end=last, spike_logins=len(lg))
 
 
 def _repicks(stores: Stores, rep: pl.DataFrame) -> list[str]:

@@ -123,8 +123,8 @@ def _segment_candidates(ctx: Context) -> list[Candidate]:
     if dual.has_twin and _loops_explain(rows, dual):
         # flow loops explain the change: a segment explains it only as far as it
         # concentrates the loops (stall rates near their ceiling would mislead otherwise)
-        for c in rows:
-            c.surprise = c.surprise_tail
+        for cand in rows:
+            cand.surprise = cand.surprise_tail
     return rows
 
 
@@ -196,7 +196,7 @@ def _stage_candidates(stores: Stores, pop: Population, st: SliceStats) -> list[C
             )
         )
     gross = sum(max(x.contribution, 0.0) for x in rows)
-    for c in rows:
-        c.share = share_of(c.contribution, st.delta if st.delta > 0 else gross)
-        c.p_adjusted = bonferroni(norm_sf(c.surprise), max(1, len(rows)) * STAGE_TESTS)
-    return [c for c in rows if c.share > 0]
+    for cand in rows:
+        cand.share = share_of(cand.contribution, st.delta if st.delta > 0 else gross)
+        cand.p_adjusted = bonferroni(norm_sf(cand.surprise), max(1, len(rows)) * STAGE_TESTS)
+    return [cand for cand in rows if cand.share > 0]

@@ -76,7 +76,8 @@ def unit_query(question: Question, focus_node: str | None, order_slice: dict[str
 
 
 def load_population(stores: Stores, question: Question) -> Population:
-    focus_node, node_candidates = question.node, []
+    focus_node: str | None = question.node
+    node_candidates: list[Candidate] = []
     if question.metric == "node_dwell" and focus_node is None:
         focus_node, node_candidates = _pick_node(stores, question)
     catalog = question.catalog
