@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -42,7 +42,9 @@ ORDER_LABEL: str = ORDERS.label  # type: ignore[assignment]
 
 def node_labels() -> tuple[str, ...]:
     """Every node label of the graph: one per graph kind, then the entity labels."""
-    return tuple(k.label for k in GRAPH_KINDS) + ENTITY_LABELS  # type: ignore[operator]
+    labels = [k.label for k in GRAPH_KINDS]
+    assert all(labels), "every graph kind has a label"
+    return (*cast(list[str], labels), *ENTITY_LABELS)
 
 
 def rel_layout() -> dict[str, tuple[tuple[str, str], ...]]:

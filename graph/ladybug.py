@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ladybug
 import polars as pl
@@ -106,7 +107,12 @@ class LadybugGraph:
                 raise FileNotFoundError(f"no Ladybug database at {self.path} (read-only open)")
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = ladybug.Database(str(self.path), read_only=self.read_only, **self._db_options)
+        self._db = ladybug.Database(
+            str(self.path),
+            read_only=self.read_only,
+            buffer_pool_size=self._db_options["buffer_pool_size"],
+            max_num_threads=self._db_options["max_num_threads"],
+        )
         self._conn = ladybug.Connection(self._db)
 
     def close(self) -> None:
@@ -133,12 +139,20 @@ class LadybugGraph:
             raise RuntimeError("graph store is closed")
         return self._conn
 
-    def _rows(self, cypher: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
-        result = self.conn.execute(cypher, params or {})
+    @contextmanager
+    def _result(self, cypher: str, params: dict[str, Any] | None = None) -> Iterator[ladybug.QueryResult]:
+        """The result of one statement, closed after use (the binding gives a list only for a
+        text of several statements, which no query here is)."""
+        result = self.conn.execute(cypher, params)
+        assert not isinstance(result, list), "one statement, one result"
         try:
-            return result.get_all()  # type: ignore[union-attr]
+            yield result
         finally:
-            result.close()  # type: ignore[union-attr]
+            result.close()
+
+    def _rows(self, cypher: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        with self._result(cypher, params or {}) as result:
+            return cast(list[list[Any]], result.get_all())  # rows as lists: the binding's default
 
     def _run(self, cypher: str, params: dict[str, Any] | None = None) -> None:
         result = self.conn.execute(cypher, params or {})
@@ -193,11 +207,8 @@ class LadybugGraph:
             self._run(f"COPY {q(table)} FROM $df {opts}".rstrip(), {"df": df})
 
     def _ids(self, label: str, key: str) -> pl.Series:
-        rows = self.conn.execute(cy.all_keys(label, key))
-        try:
-            return rows.get_as_pl()["k"].cast(pl.String)  # type: ignore[union-attr]
-        finally:
-            rows.close()  # type: ignore[union-attr]
+        with self._result(cy.all_keys(label, key)) as result:
+            return result.get_as_pl()["k"].cast(pl.String)
 
     def add_records(self, kind: SourceKind, frame: pl.DataFrame) -> int:
         self._writable()
@@ -236,8 +247,8 @@ class LadybugGraph:
                 )
                 if pairs.height:
                     have = self._pairs(er.rel, er.from_label, er.to_label)
-                    new = pairs.join(have, on=["src", "dst"], how="anti")
-                    self._copy(er.rel, new, _copy_opts(er.from_label, er.to_label))
+                    missing = pairs.join(have, on=["src", "dst"], how="anti")
+                    self._copy(er.rel, missing, _copy_opts(er.from_label, er.to_label))
             self._run("COMMIT")
         except BaseException:
             try:
@@ -249,11 +260,8 @@ class LadybugGraph:
 
     def _pairs(self, rel: str, src: str, dst: str) -> pl.DataFrame:
         text = cy.rel_pairs(rel, src, cy.key_of(src), dst, cy.key_of(dst))
-        res = self.conn.execute(text)
-        try:
-            df = res.get_as_pl()  # type: ignore[union-attr]
-        finally:
-            res.close()  # type: ignore[union-attr]
+        with self._result(text) as result:
+            df = result.get_as_pl()
         return df.select(pl.col("src").cast(pl.String), pl.col("dst").cast(pl.String))
 
     # --- reads -----------------------------------------------------------------------------
@@ -307,11 +315,8 @@ class LadybugGraph:
         return [cy.record(EQUIPMENT_CALIBRATIONS, row, _py) for row in rows]
 
     def query(self, cypher: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
-        res = self.conn.execute(cypher, {k: _param(v) for k, v in (params or {}).items()})
-        try:
-            return res.get_as_pl()  # type: ignore[union-attr]
-        finally:
-            res.close()  # type: ignore[union-attr]
+        with self._result(cypher, {k: _param(v) for k, v in (params or {}).items()}) as result:
+            return result.get_as_pl()
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
