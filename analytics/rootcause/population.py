@@ -57,9 +57,6 @@ class Population:
         ys = self.units.filter(pl.col("per") == per)["y"]
         return float(ys.mean()) if len(ys) else None  # type: ignore[arg-type]
 
-    def empty_mask(self) -> np.ndarray:
-        return np.zeros(len(self.units), bool)
-
 
 def unit_query(question: Question, focus_node: str | None, order_slice: dict[str, Any], p: Params) -> str:
     """The SQL of the question's units for `order_slice` (the question's own, or none: its
