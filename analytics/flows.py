@@ -31,6 +31,7 @@ a dimension that only correlates with an earlier one is not named.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import combinations
 from typing import Any
@@ -40,40 +41,127 @@ from scipy import stats
 
 from orderscope.domain.periods import Period, parse_period
 from orderscope.ports import Stores
+from orderscope.views.visits import VARIANT_SEPARATOR as SEP
+from orderscope.views.visits import loop_segments, order_segments, order_variants
 
 ALPHA = 0.01
 MIN_COUNT = 5
+# The slice dimensions (orderscope.views.metrics.SLICE_DIMENSIONS) in the order a loop's
+# concentration is read: what was ordered, then where. The order names the pair segments
+# ("channel+sku_category") and breaks ties between equally surprising segments, so it is part
+# of the output.
 DIMENSIONS = ("channel", "sku_category", "warehouse_id", "region")
-SEP = ">"
+EXPLAINED = 3  # loops whose concentration is shown when none is significant
 
-# $1 window start, $2 window end (orders.created_at), $3 cutoff (visits entered by then).
-_SEQ = """
-    SELECT d."order_id" AS order_id,
-           string_agg(d."node", '>' ORDER BY d."entered_at", d."entered_by_event") AS variant,
-           count(*) AS visits, count(DISTINCT d."node") AS nodes
-    FROM "stage_dwell" d JOIN "orders" o ON o."order_id" = d."order_id"
-    WHERE o."created_at" >= $1 AND o."created_at" < $2 AND d."entered_at" <= $3
-    GROUP BY d."order_id"
-"""
-VARIANTS_SQL = f"""
-WITH seq AS ({_SEQ})
-SELECT variant, count(*) AS orders, max(CASE WHEN visits > nodes THEN 1 ELSE 0 END) AS has_loop
-FROM seq GROUP BY variant
-"""
-LOOP_SEGMENTS_SQL = f"""
-WITH seq AS ({_SEQ})
-SELECT s.variant, o."channel" AS channel, o."sku_category" AS sku_category,
-       o."warehouse_id" AS warehouse_id, o."region" AS region, count(*) AS orders
-FROM seq s JOIN "orders" o ON o."order_id" = s.order_id
-WHERE s.visits > s.nodes
-GROUP BY s.variant, o."channel", o."sku_category", o."warehouse_id", o."region"
-"""
-SEGMENTS_SQL = """
-SELECT "channel" AS channel, "sku_category" AS sku_category, "warehouse_id" AS warehouse_id,
-       "region" AS region, count(*) AS orders
-FROM "orders" WHERE "created_at" >= $1 AND "created_at" < $2
-GROUP BY "channel", "sku_category", "warehouse_id", "region"
-"""
+
+# --- typed results ------------------------------------------------------------------------------
+
+
+@dataclass
+class Segment:
+    """A segment of the period's orders and its share of one loop's orders."""
+
+    dimension: str  # "channel" or a pair "channel+sku_category"
+    value: str  # "marketplace" or "marketplace+electronics"
+    segment: dict[str, Any]
+    loop_orders: int
+    orders: int
+    share_of_loops: float
+    share_of_orders: float
+    lift: float | None
+    p_value: float
+    log_p: float = field(default=0.0, repr=False)  # the ranking key, not shown
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("log_p")
+        return d
+
+
+@dataclass
+class FlowLoop:
+    """A cycle back to a node, its frequency in the period against the baseline, and where
+    its orders concentrate (shown for the loops worth explaining)."""
+
+    loop: list[str]
+    cycle: str
+    revisited: str
+    orders: int
+    occurrences: int
+    rate: float
+    baseline_orders: int
+    baseline_occurrences: int
+    baseline_rate: float
+    rate_ratio: float | None
+    z: float
+    p_value: float
+    p_adjusted: float
+    significant: bool
+    concentration: list[Segment] = field(default_factory=list)
+    where: dict[str, str] = field(default_factory=dict)
+    log_p: float = field(default=0.0, repr=False)  # the ranking key, not shown
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in vars(self).items() if k not in ("concentration", "where", "log_p")}
+        return {**d, "concentration": [s.to_dict() for s in self.concentration], "where": dict(self.where)}
+
+
+@dataclass
+class FlowVariant:
+    """A process variant's share of the period's orders against the baseline's."""
+
+    variant: list[str]
+    orders: int
+    share: float
+    baseline_orders: int
+    baseline_share: float
+    share_ratio: float | None
+    direction: str  # up | down | flat
+    has_loop: bool
+    z: float
+    p_value: float
+    p_adjusted: float
+    significant: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class FlowReport:
+    """Variants and loops of the period against the baseline window (most significant first)."""
+
+    period: Period
+    baseline: Period
+    as_of: datetime
+    orders: int  # created in the period
+    baseline_orders: int
+    variants_seen: int  # distinct variants of the period
+    baseline_variants_seen: int
+    tests: int  # loops and variants tested (the Bonferroni factor)
+    alpha: float
+    variants: list[FlowVariant]
+    loops: list[FlowLoop]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": _period(self.period),
+            "baseline": _period(self.baseline),
+            "as_of": self.as_of,
+            "orders": {"period": self.orders, "baseline": self.baseline_orders},
+            "variant_count": {"period": self.variants_seen, "baseline": self.baseline_variants_seen},
+            "tests": self.tests,
+            "alpha": self.alpha,
+            "variants": [v.to_dict() for v in self.variants],
+            "loops": [r.to_dict() for r in self.loops],
+        }
+
+
+def _period(p: Period) -> dict[str, Any]:
+    return {"label": p.label, "start": p.start, "end": p.end}
+
+
+# --- the statistics -----------------------------------------------------------------------------
 
 
 def loop_cycles(variant: str) -> list[str]:
@@ -91,8 +179,8 @@ def loop_cycles(variant: str) -> list[str]:
     return out
 
 
-def _upper_p(x1: int, x0: int, n1: int, n0: int) -> float:
-    """P(X >= x1), X ~ Binomial(x0 + x1, n1 / (n0 + n1))."""
+def upper_p(x1: int, x0: int, n1: int, n0: int) -> float:
+    """P(X >= x1), X ~ Binomial(x0 + x1, n1 / (n0 + n1)): the period's count rising."""
     if x1 <= 0 or n1 <= 0:
         return 1.0
     if n0 <= 0:
@@ -100,7 +188,16 @@ def _upper_p(x1: int, x0: int, n1: int, n0: int) -> float:
     return float(stats.binom.sf(x1 - 1, x0 + x1, n1 / (n0 + n1)))
 
 
-def _two_sided_p(x1: int, x0: int, n1: int, n0: int) -> float:
+def upper_log_p(x1: int, x0: int, n1: int, n0: int) -> float:
+    """log of `upper_p` computed in the log domain (it ranks tails far below float range); 0
+    where there is nothing to test."""
+    if x1 > 0 and n0 > 0 and n1 > 0:
+        return float(stats.binom.logsf(x1 - 1, x0 + x1, n1 / (n0 + n1)))
+    return 0.0
+
+
+def two_sided_p(x1: int, x0: int, n1: int, n0: int) -> float:
+    """Twice the smaller tail of the same conditional binomial test (at most 1)."""
     if n1 <= 0 or n0 <= 0 or x0 + x1 == 0:
         return 1.0
     p = n1 / (n0 + n1)
@@ -109,18 +206,97 @@ def _two_sided_p(x1: int, x0: int, n1: int, n0: int) -> float:
     return min(1.0, 2 * min(lo, hi))
 
 
-def _log_ratio_z(x1: int, x0: int, n1: int, n0: int) -> float:
+def log_ratio_z(x1: int, x0: int, n1: int, n0: int) -> float:
+    """The log rate ratio over its standard error, 0.5 added to each count."""
     if n1 <= 0 or n0 <= 0:
         return 0.0
     a, b = x1 + 0.5, x0 + 0.5
     return math.log((a / n1) / (b / n0)) / math.sqrt(1 / a + 1 / b)
 
 
-def _window_frames(stores: Stores, start: datetime, end: datetime, cutoff: datetime):
-    variants = stores.series.query(VARIANTS_SQL, [start, end, cutoff]).with_columns(
-        pl.col("orders").cast(pl.Int64), pl.col("has_loop").cast(pl.Int64)
-    )
+def loop_counts(variants: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """cycle -> (orders with it, occurrences) over a variants frame (variant, orders, has_loop)."""
+    out: dict[str, tuple[int, int]] = {}
+    for variant, cnt in variants.filter(pl.col("has_loop") == 1).select("variant", "orders").iter_rows():
+        cyc = loop_cycles(variant)
+        for c in set(cyc):
+            orders, occurrences = out.get(c, (0, 0))
+            out[c] = (orders + cnt, occurrences + cnt * cyc.count(c))
+    return out
+
+
+def loop_rows(
+    lp: dict[str, tuple[int, int]],
+    lb: dict[str, tuple[int, int]],
+    n1: int,
+    n0: int,
+    tests: int,
+    alpha: float,
+) -> list[FlowLoop]:
+    """Each cycle of either window (counts `lp` of the period's n1 orders, `lb` of the
+    baseline's n0) tested for a rise, most surprising first."""
+    loops = []
+    for c in sorted(set(lp) | set(lb)):
+        x1, occ1 = lp.get(c, (0, 0))
+        x0, occ0 = lb.get(c, (0, 0))
+        p = upper_p(x1, x0, n1, n0)
+        p_adj = min(1.0, p * tests)
+        loops.append(
+            FlowLoop(
+                loop=c.split(SEP),
+                cycle=c,
+                revisited=c.split(SEP)[0],
+                orders=x1,
+                occurrences=occ1,
+                rate=x1 / n1 if n1 else 0.0,
+                baseline_orders=x0,
+                baseline_occurrences=occ0,
+                baseline_rate=x0 / n0 if n0 else 0.0,
+                rate_ratio=((x1 / n1) / (x0 / n0)) if n1 and n0 and x0 else None,
+                z=log_ratio_z(x1, x0, n1, n0),
+                p_value=p,
+                p_adjusted=p_adj,
+                significant=bool(p_adj < alpha and x1 >= MIN_COUNT),
+                log_p=upper_log_p(x1, x0, n1, n0),
+            )
+        )
+    loops.sort(key=lambda r: (r.log_p, -r.orders, r.cycle))
+    return loops
+
+
+def variant_rows(
+    cp: dict[str, int], cb: dict[str, int], n1: int, n0: int, tests: int, alpha: float
+) -> list[FlowVariant]:
+    """Each variant of either window (orders `cp` of the period's n1, `cb` of the baseline's
+    n0) tested for a change of share, smallest p first."""
+    variants = []
+    for v in sorted(set(cp) | set(cb)):
+        x1, x0 = int(cp.get(v, 0)), int(cb.get(v, 0))
+        p = two_sided_p(x1, x0, n1, n0)
+        p_adj = min(1.0, p * tests)
+        share1 = x1 / n1 if n1 else 0.0
+        share0 = x0 / n0 if n0 else 0.0
+        variants.append(
+            FlowVariant(
+                variant=v.split(SEP),
+                orders=x1,
+                share=share1,
+                baseline_orders=x0,
+                baseline_share=share0,
+                share_ratio=(share1 / share0) if share0 else None,
+                direction="up" if share1 > share0 else ("down" if share1 < share0 else "flat"),
+                has_loop=bool(loop_cycles(v)),
+                z=log_ratio_z(x1, x0, n1, n0),
+                p_value=p,
+                p_adjusted=p_adj,
+                significant=bool(p_adj < alpha and max(x1, x0) >= MIN_COUNT),
+            )
+        )
+    variants.sort(key=lambda r: (r.p_value, -abs(r.orders - r.baseline_orders)))
     return variants
+
+
+# --- the use case -------------------------------------------------------------------------------
 
 
 def flow_anomalies(
@@ -131,124 +307,55 @@ def flow_anomalies(
     as_of: datetime | None = None,
     top: int = 20,
     alpha: float = ALPHA,
-) -> dict[str, Any]:
+) -> FlowReport:
     """Variants and loops of the period against the baseline window; loops ranked by how
-    surprising their rise is, each with where it concentrates. Returns a dict with `period`,
-    `baseline`, `orders` (per window), `variants` and `loops` (lists of dicts, most
-    significant first; at most `top` of each)."""
+    surprising their rise is, each with where it concentrates; at most `top` of each."""
     period = parse_period(period) if isinstance(period, str) else period
     baseline = (parse_period(baseline) if isinstance(baseline, str) else baseline) or period.previous()
     clock = as_of or stores.series.data_clock() or period.end
-    cut_p = clock
+    # both windows seen at the same age: the baseline's sequences cut as far before the clock
+    # as the baseline ends before the period
     cut_b = clock - (period.end - baseline.end)
-
-    vp = _window_frames(stores, period.start, period.end, cut_p)
-    vb = _window_frames(stores, baseline.start, baseline.end, cut_b)
+    vp = order_variants(stores, period.start, period.end, clock)
+    vb = order_variants(stores, baseline.start, baseline.end, cut_b)
     n1 = int(vp["orders"].sum() or 0)
     n0 = int(vb["orders"].sum() or 0)
-
-    # --- loops -------------------------------------------------------------------------------
-    def loop_counts(v: pl.DataFrame) -> dict[str, list[int]]:
-        """cycle -> [orders with it, occurrences]."""
-        out: dict[str, list[int]] = {}
-        for variant, cnt in v.filter(pl.col("has_loop") == 1).select("variant", "orders").iter_rows():
-            cyc = loop_cycles(variant)
-            for c in set(cyc):
-                e = out.setdefault(c, [0, 0])
-                e[0] += cnt
-                e[1] += cnt * cyc.count(c)
-        return out
-
     lp, lb = loop_counts(vp), loop_counts(vb)
-    cycles = sorted(set(lp) | set(lb))
-    variant_keys = sorted(set(vp["variant"].to_list()) | set(vb["variant"].to_list()))
-    tests = max(1, len(cycles) + len(variant_keys))
-
-    loops = []
-    for c in cycles:
-        x1, occ1 = lp.get(c, [0, 0])
-        x0, occ0 = lb.get(c, [0, 0])
-        p = _upper_p(x1, x0, n1, n0)
-        p_adj = min(1.0, p * tests)
-        loops.append(
-            {
-                "loop": c.split(SEP),
-                "cycle": c,
-                "revisited": c.split(SEP)[0],
-                "orders": x1,
-                "occurrences": occ1,
-                "rate": x1 / n1 if n1 else 0.0,
-                "baseline_orders": x0,
-                "baseline_occurrences": occ0,
-                "baseline_rate": x0 / n0 if n0 else 0.0,
-                "rate_ratio": ((x1 / n1) / (x0 / n0)) if n1 and n0 and x0 else None,
-                "z": _log_ratio_z(x1, x0, n1, n0),
-                "p_value": p,
-                "p_adjusted": p_adj,
-                "significant": bool(p_adj < alpha and x1 >= MIN_COUNT),
-                "_logp": float(stats.binom.logsf(x1 - 1, x0 + x1, n1 / (n0 + n1)))
-                if x1 > 0 and n0 > 0 and n1 > 0
-                else 0.0,
-            }
-        )
-    loops.sort(key=lambda r: (r["_logp"], -r["orders"], r["cycle"]))
-    loops = loops[:top]
-
-    # concentration of the loops worth explaining (significant, else the top few)
-    explain = [r for r in loops if r["significant"]] or loops[:3]
-    if explain:
-        seg_loops = stores.series.query(LOOP_SEGMENTS_SQL, [period.start, period.end, cut_p])
-        seg_all = stores.series.query(SEGMENTS_SQL, [period.start, period.end])
-        for r in explain:
-            r["concentration"], r["where"] = _concentration(r["cycle"], seg_loops, seg_all, alpha)
-    for r in loops:
-        r.pop("_logp")
-        r.setdefault("concentration", [])
-        r.setdefault("where", {})
-
-    # --- variants ----------------------------------------------------------------------------
     cp = dict(zip(vp["variant"].to_list(), vp["orders"].to_list(), strict=False))
     cb = dict(zip(vb["variant"].to_list(), vb["orders"].to_list(), strict=False))
-    variants = []
-    for v in variant_keys:
-        x1, x0 = int(cp.get(v, 0)), int(cb.get(v, 0))
-        p = _two_sided_p(x1, x0, n1, n0)
-        p_adj = min(1.0, p * tests)
-        share1 = x1 / n1 if n1 else 0.0
-        share0 = x0 / n0 if n0 else 0.0
-        variants.append(
-            {
-                "variant": v.split(SEP),
-                "orders": x1,
-                "share": share1,
-                "baseline_orders": x0,
-                "baseline_share": share0,
-                "share_ratio": (share1 / share0) if share0 else None,
-                "direction": "up" if share1 > share0 else ("down" if share1 < share0 else "flat"),
-                "has_loop": bool(loop_cycles(v)),
-                "z": _log_ratio_z(x1, x0, n1, n0),
-                "p_value": p,
-                "p_adjusted": p_adj,
-                "significant": bool(p_adj < alpha and max(x1, x0) >= MIN_COUNT),
-            }
-        )
-    variants.sort(key=lambda r: (r["p_value"], -abs(r["orders"] - r["baseline_orders"])))
-    return {
-        "period": {"label": period.label, "start": period.start, "end": period.end},
-        "baseline": {"label": baseline.label, "start": baseline.start, "end": baseline.end},
-        "as_of": clock,
-        "orders": {"period": n1, "baseline": n0},
-        "variant_count": {"period": vp.height, "baseline": vb.height},
-        "tests": tests,
-        "alpha": alpha,
-        "variants": variants[:top],
-        "loops": loops,
-    }
+    tests = max(1, len(set(lp) | set(lb)) + len(set(cp) | set(cb)))
+    loops = loop_rows(lp, lb, n1, n0, tests, alpha)[:top]
+    # concentration of the loops worth explaining (significant, else the top few)
+    explain = [r for r in loops if r.significant] or loops[:EXPLAINED]
+    if explain:
+        seg_loops = loop_segments(stores, period.start, period.end, clock, DIMENSIONS)
+        seg_all = order_segments(stores, period.start, period.end, DIMENSIONS)
+        for r in explain:
+            r.concentration, r.where = concentration(r.cycle, seg_loops, seg_all, alpha)
+    return FlowReport(
+        period=period,
+        baseline=baseline,
+        as_of=clock,
+        orders=n1,
+        baseline_orders=n0,
+        variants_seen=vp.height,
+        baseline_variants_seen=vb.height,
+        tests=tests,
+        alpha=alpha,
+        variants=variant_rows(cp, cb, n1, n0, tests, alpha)[:top],
+        loops=loops,
+    )
 
 
-def _concentration(
+# --- concentration ------------------------------------------------------------------------------
+
+
+def concentration(
     cycle: str, seg_loops: pl.DataFrame, seg_all: pl.DataFrame, alpha: float
-) -> tuple[list[dict[str, Any]], dict[str, str]]:
+) -> tuple[list[Segment], dict[str, str]]:
+    """The ten segments the loop's orders concentrate in most surprisingly, and `where` (the
+    greedy descent of the module doc). seg_loops: looping orders per variant and segment;
+    seg_all: the period's orders per segment."""
     if seg_loops.height == 0:
         return [], {}
     has = [cycle in loop_cycles(v) for v in seg_loops["variant"].to_list()]
@@ -257,6 +364,16 @@ def _concentration(
     total_orders = int(seg_all["orders"].sum() or 0)
     if total_loops == 0 or total_orders == 0:
         return [], {}
+    rows = segment_rows(sel, seg_all, total_loops, total_orders)
+    rows.sort(key=lambda r: (r.log_p, -r.loop_orders))
+    return rows[:10], greedy_where(sel, seg_all, alpha)
+
+
+def segment_rows(
+    sel: pl.DataFrame, seg_all: pl.DataFrame, total_loops: int, total_orders: int
+) -> list[Segment]:
+    """Every single-dimension and pair segment with its share of the loop's orders against
+    its share of all orders, and the binomial upper-tail p of that share."""
     sets = [(d,) for d in DIMENSIONS] + list(combinations(DIMENSIONS, 2))
     rows = []
     for dims in sets:
@@ -268,26 +385,31 @@ def _concentration(
             x, n = int(rec["x"]), int(rec["n"] or 0)
             share_orders = n / total_orders
             share_loops = x / total_loops
-            p = float(stats.binom.sf(x - 1, total_loops, share_orders)) if share_orders > 0 else 0.0
             rows.append(
-                {
-                    "dimension": "+".join(dims),
-                    "value": "+".join(str(rec[d]) for d in dims),
-                    "segment": {d: rec[d] for d in dims},
-                    "loop_orders": x,
-                    "orders": n,
-                    "share_of_loops": share_loops,
-                    "share_of_orders": share_orders,
-                    "lift": share_loops / share_orders if share_orders else None,
-                    "p_value": p,
-                    "_logp": float(stats.binom.logsf(x - 1, total_loops, share_orders))
+                Segment(
+                    dimension="+".join(dims),
+                    value="+".join(str(rec[d]) for d in dims),
+                    segment={d: rec[d] for d in dims},
+                    loop_orders=x,
+                    orders=n,
+                    share_of_loops=share_loops,
+                    share_of_orders=share_orders,
+                    lift=share_loops / share_orders if share_orders else None,
+                    p_value=float(stats.binom.sf(x - 1, total_loops, share_orders))
+                    if share_orders > 0
+                    else 0.0,
+                    log_p=float(stats.binom.logsf(x - 1, total_loops, share_orders))
                     if share_orders > 0
                     else -math.inf,
-                }
+                )
             )
-    rows.sort(key=lambda r: (r["_logp"], -r["loop_orders"]))
-    # `where`: greedy descent. Take the most surprising single-dimension segment, then look for
-    # the next one *within* it (so a dimension merely correlated with the first is not named).
+    return rows
+
+
+def greedy_where(sel: pl.DataFrame, seg_all: pl.DataFrame, alpha: float) -> dict[str, str]:
+    """Take the most surprising single-dimension segment of the loop's orders, then look for
+    the next one *within* it (so a dimension merely correlated with the first is not named),
+    until no segment is surprising at `alpha`."""
     where: dict[str, str] = {}
     ctx_loops, ctx_all = sel, seg_all
     while True:
@@ -307,11 +429,26 @@ def _concentration(
                 if logp < math.log(alpha) and (best is None or logp < best[0]):
                     best = (logp, d, value)
         if best is None:
-            break
+            return where
         _, d, value = best
         where[d] = str(value)
         ctx_loops = ctx_loops.filter(pl.col(d) == value)
         ctx_all = ctx_all.filter(pl.col(d) == value)
-    for r in rows:
-        r.pop("_logp")
-    return rows[:10], where
+
+
+__all__ = [
+    "ALPHA",
+    "DIMENSIONS",
+    "MIN_COUNT",
+    "FlowLoop",
+    "FlowReport",
+    "FlowVariant",
+    "Segment",
+    "concentration",
+    "flow_anomalies",
+    "log_ratio_z",
+    "loop_counts",
+    "loop_cycles",
+    "two_sided_p",
+    "upper_p",
+]

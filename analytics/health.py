@@ -22,229 +22,41 @@ component (nothing due, no delay, no ticket) scores 100. A slice's score applies
 formula to its rates: on-time rate (on_time / due), proactive rate (covered delays / delays) and
 the mean ticket response / resolution scores of the slice's orders.
 
-A slice is the set of orders created in the period, grouped by order dimensions.
+A slice is the set of orders created in the period, grouped by order dimensions. What
+delivered, due, on time, late and cancelled mean is orderscope.views.delivery's (the roles come
+from the catalog); the reads are there and in orderscope.views.visits.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from orderscope.analytics.stalls import find_stalls
 from orderscope.domain.periods import Period, parse_period
 from orderscope.ports import Stores
-from orderscope.series.port import ident
+from orderscope.views.delivery import (
+    delivery_by_slice,
+    delivery_status,
+    late_orders,
+    order_delivery,
+    period_tickets,
+    proactive_notifications,
+)
+from orderscope.views.metrics import ORDER_SLICE_COLUMNS
+from orderscope.views.visits import order_dimensions
 
 PROACTIVE_LEAD = timedelta(hours=24)
 RESPONSE_TARGET_H, RESPONSE_LIMIT_H = 1.0, 24.0
 RESOLUTION_TARGET_H, RESOLUTION_LIMIT_H = 24.0, 168.0
 WEIGHTS = {"on_time": 0.4, "proactive": 0.2, "response": 0.2, "resolution": 0.2}
-SLICE_DIMENSIONS = (
-    "region",
-    "channel",
-    "warehouse_id",
-    "sku_category",
-    "destination_country",
-    "cross_border",
-    "currency",
-)
-
-H = 3_600_000.0  # ms per hour
-
-
-def decay(hours: float | None, target: float, limit: float) -> float | None:
-    """1 up to target, 0 from limit, linear between."""
-    if hours is None:
-        return None
-    if hours <= target:
-        return 1.0
-    if hours >= limit:
-        return 0.0
-    return (limit - hours) / (limit - target)
-
-
-def combine(components: dict[str, float | None]) -> float:
-    num = sum(WEIGHTS[k] * v for k, v in components.items() if v is not None)
-    den = sum(WEIGHTS[k] for k, v in components.items() if v is not None)
-    return round(100.0 * num / den, 1) if den else 100.0
-
-
-def _ticket_scores(
-    opened: datetime, first: datetime | None, resolved: datetime | None, as_of: datetime
-) -> tuple[float | None, float | None, float | None, float | None]:
-    """(response_h, response score, resolution_h, resolution score) of one ticket."""
-
-    def span(end: datetime | None, target: float, limit: float) -> tuple[float | None, float | None]:
-        if end is not None:
-            h = (end - opened).total_seconds() / 3600
-            return h, decay(h, target, limit)
-        age = (as_of - opened).total_seconds() / 3600
-        return None, (decay(age, target, limit) if age > target else None)
-
-    rh, rs = span(first, RESPONSE_TARGET_H, RESPONSE_LIMIT_H)
-    sh, ss = span(resolved, RESOLUTION_TARGET_H, RESOLUTION_LIMIT_H)
-    return rh, rs, sh, ss
-
-
-def _utc(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# --- one order -----------------------------------------------------------------------------
-
-
-def order_health(stores: Stores, order_id: str, as_of: datetime | None = None) -> dict[str, Any]:
-    """The order's health score, its components and the evidence behind each."""
-    from orderscope.views.snapshot import UnknownOrder
-
-    order = stores.graph.order(order_id)
-    if order is None:
-        raise UnknownOrder(order_id)
-    as_of = _utc(as_of or stores.series.data_clock()) or datetime.now(UTC)
-    promised = _utc(order.get("promised_at"))
-    dwell = stores.series.dwell(order_id).filter(pl.col("entered_at") <= as_of)
-    roles = stores.catalog.roles
-    delivered = dwell.filter(pl.col("node") == roles.delivered)["entered_at"].min()
-    delivered = _utc(delivered) if delivered is not None else None
-    last = dwell.sort("entered_at").tail(1)
-    cancelled = bool(last.height and last["node"][0] == roles.cancelled and delivered is None)
-
-    if delivered is not None:
-        status = "on_time" if promised is None or delivered <= promised else "late"
-    elif cancelled:
-        status = "cancelled"
-    elif promised is not None and promised <= as_of:
-        status = "overdue"
-    else:
-        status = "not_due"
-    on_time = {"on_time": 1.0, "late": 0.0, "overdue": 0.0}.get(status)
-
-    records = stores.graph.order_records(order_id)
-    proactive_notes = [
-        n for n in records.get("notifications", []) if n.get("proactive") and _utc(n["sent_at"]) <= as_of
-    ]
-    delays: list[dict[str, Any]] = []
-    if status in ("late", "overdue") and promised is not None:
-        delays.append(
-            {
-                "kind": "late",
-                "node": None,
-                "start": promised,
-                "end": delivered or as_of,
-                "window": [promised - PROACTIVE_LEAD, promised],
-            }
-        )
-    stalls = find_stalls(stores, None, False, as_of, order_ids=[order_id])
-    for s in stalls.sort("entered_at").iter_rows(named=True):
-        end = _utc(s["left_at"]) or as_of
-        delays.append(
-            {
-                "kind": "stall",
-                "node": s["node"],
-                "start": _utc(s["entered_at"]),
-                "end": end,
-                "dwell_ms": s["dwell_ms"],
-                "threshold_ms": s["threshold_ms"],
-                "baseline_level": s["baseline_level"],
-                "open": s["open"],
-                "window": [_utc(s["entered_at"]), end],
-            }
-        )
-    for d in delays:
-        lo, hi = d.pop("window")
-        hits = [n for n in proactive_notes if lo <= _utc(n["sent_at"]) <= hi]
-        d["notified"] = bool(hits)
-        d["notifications"] = [n["notification_id"] for n in hits]
-    proactive = (sum(d["notified"] for d in delays) / len(delays)) if delays else None
-
-    tickets = []
-    for t in records.get("service_tickets", []):
-        opened = _utc(t["opened_at"])
-        if opened is None or opened > as_of:
-            continue
-        first = _utc(t.get("first_response_at"))
-        resolved = _utc(t.get("resolved_at"))
-        first = first if first is not None and first <= as_of else None
-        resolved = resolved if resolved is not None and resolved <= as_of else None
-        rh, rs, sh, ss = _ticket_scores(opened, first, resolved, as_of)
-        tickets.append(
-            {
-                "ticket_id": t["ticket_id"],
-                "topic": t.get("topic"),
-                "opened_at": opened,
-                "response_h": rh,
-                "response_score": rs,
-                "resolution_h": sh,
-                "resolution_score": ss,
-            }
-        )
-    rs = [t["response_score"] for t in tickets if t["response_score"] is not None]
-    ss = [t["resolution_score"] for t in tickets if t["resolution_score"] is not None]
-    components = {
-        "on_time": on_time,
-        "proactive": proactive,
-        "response": sum(rs) / len(rs) if rs else None,
-        "resolution": sum(ss) / len(ss) if ss else None,
-    }
-    return {
-        "order_id": order_id,
-        "as_of": as_of,
-        "score": combine(components),
-        "components": components,
-        "weights": dict(WEIGHTS),
-        "delivery": {"status": status, "promised_at": promised, "delivered_at": delivered},
-        "delays": delays,
-        "tickets": tickets,
-    }
-
-
-# --- slices --------------------------------------------------------------------------------
-
-# $1 period start, $2 period end (orders.created_at), $3 as_of. {dims}: validated identifiers.
-_ORDER_STATE = """
-    SELECT o."order_id" AS order_id, o."promised_at" AS promised_at{dims_o},
-           (SELECT min(d."entered_at") FROM "stage_dwell" d
-             WHERE d."order_id" = o."order_id" AND d."node" = 'DELIVERED'
-               AND d."entered_at" <= $3) AS delivered_at,
-           EXISTS (SELECT 1 FROM "stage_dwell" c
-                    WHERE c."order_id" = o."order_id" AND c."node" = 'CANCELLED'
-                      AND c."entered_at" <= $3 AND (c."left_at" IS NULL OR c."left_at" > $3))
-               AS cancelled
-    FROM "orders" o
-    WHERE o."created_at" >= $1 AND o."created_at" < $2
-"""
-_SLICE_SQL = """
-WITH s AS ({state})
-SELECT {dims_s}count(*) AS orders,
-       count(*) FILTER (WHERE delivered_at IS NOT NULL
-                           OR (NOT cancelled AND promised_at <= $3)) AS due,
-       count(*) FILTER (WHERE delivered_at IS NOT NULL AND delivered_at <= promised_at) AS on_time
-FROM s {group}
-"""
-_LATE_SQL = """
-WITH s AS ({state})
-SELECT order_id, promised_at, delivered_at FROM s
-WHERE (delivered_at IS NOT NULL AND delivered_at > promised_at)
-   OR (delivered_at IS NULL AND NOT cancelled AND promised_at <= $3)
-"""
-_DIMS_SQL = 'SELECT "order_id" AS order_id{dims} FROM "orders" WHERE "order_id" = ANY($1)'
-
-_PROACTIVE_CYPHER = (
-    "UNWIND $ids AS id MATCH (o:`Order` {`order_id`: id})-[:`NOTIFIED_BY`]->(n:`Notification`) "
-    "WHERE n.`proactive` = true AND n.`sent_at` <= $as_of "
-    "RETURN id AS order_id, n.`sent_at` AS sent_at"
-)
-_TICKETS_CYPHER = (
-    "MATCH (o:`Order`)-[:`HAS_TICKET`]->(t:`ServiceTicket`) "
-    "WHERE o.`created_at` >= $since AND o.`created_at` < $until AND t.`opened_at` <= $as_of "
-    "RETURN o.`order_id` AS order_id, t.`ticket_id` AS ticket_id, t.`opened_at` AS opened_at, "
-    "t.`first_response_at` AS first_response_at, t.`resolved_at` AS resolved_at"
-)
-
+# The order columns a health slice may be cut by: every slice column but the keys of one
+# customer or one SKU (a handful of orders each: no rate to speak of).
+HEALTH_DIMENSIONS: tuple[str, ...] = tuple(c for c in ORDER_SLICE_COLUMNS if c not in ("customer_id", "sku"))
 SLICE_COLUMNS = (
     "orders",
     "due",
@@ -260,6 +72,249 @@ SLICE_COLUMNS = (
     "resolution_score",
     "health_score",
 )
+_ON_TIME_SCORE = {"on_time": 1.0, "late": 0.0, "overdue": 0.0}
+TS = pl.Datetime("us", "UTC")
+
+
+# --- the scores -----------------------------------------------------------------------------
+
+
+def decay(hours: np.ndarray, target: float, limit: float) -> np.ndarray:
+    """1 up to target, 0 from limit, linear between (NaN stays NaN). numpy, not polars: polars
+    divides a column by a constant through its reciprocal, which rounds differently."""
+    return np.where(hours <= target, 1.0, np.where(hours >= limit, 0.0, (limit - hours) / (limit - target)))
+
+
+def _hours(us: pl.Series) -> np.ndarray:
+    """Microseconds as hours (NaN for null), rounded as timedelta.total_seconds() / 3600."""
+    return us.cast(pl.Float64).to_numpy() / 1e6 / 3600
+
+
+def combine(components: dict[str, float | None]) -> float:
+    """100 x the weighted mean of the applicable components (100 when none applies)."""
+    num = sum(WEIGHTS[k] * v for k, v in components.items() if v is not None)
+    den = sum(WEIGHTS[k] for k, v in components.items() if v is not None)
+    return round(100.0 * num / den, 1) if den else 100.0
+
+
+def ticket_scores(tickets: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+    """The tickets (opened_at, first_response_at, resolved_at) with response_h, response_score,
+    resolution_h, resolution_score as of as_of: an answer after as_of is not known yet; a
+    ticket still unanswered is scored by its age once that passes the target."""
+    at = pl.lit(as_of).cast(TS)
+    opened = pl.col("opened_at")
+    age = _hours(tickets.select((at - opened).dt.total_microseconds())[:, 0])
+    out = tickets
+    for col, name, target, limit in (
+        ("first_response_at", "response", RESPONSE_TARGET_H, RESPONSE_LIMIT_H),
+        ("resolved_at", "resolution", RESOLUTION_TARGET_H, RESOLUTION_LIMIT_H),
+    ):
+        known = pl.when(pl.col(col) <= at).then(pl.col(col) - opened)
+        span = _hours(tickets.select(known.dt.total_microseconds())[:, 0])
+        score = np.where(
+            ~np.isnan(span),
+            decay(span, target, limit),
+            np.where(age > target, decay(age, target, limit), np.nan),
+        )
+        out = out.with_columns(
+            pl.Series(f"{name}_h", span, dtype=pl.Float64, nan_to_null=True),
+            pl.Series(f"{name}_score", score, dtype=pl.Float64, nan_to_null=True),
+        )
+    return out
+
+
+# --- one order ------------------------------------------------------------------------------
+
+
+@dataclass
+class Delay:
+    """A delay of one order: lateness (past promised_at undelivered) or a stall, and the
+    proactive notifications that covered it."""
+
+    kind: str  # late | stall
+    node: str | None
+    start: datetime
+    end: datetime
+    notified: bool = False
+    notifications: list[str] = field(default_factory=list)
+    # a stall's visit
+    dwell_ms: int | None = None
+    threshold_ms: int | None = None
+    baseline_level: str | None = None
+    open: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind, "node": self.node, "start": self.start, "end": self.end}
+        if self.kind == "stall":
+            d |= {
+                "dwell_ms": self.dwell_ms,
+                "threshold_ms": self.threshold_ms,
+                "baseline_level": self.baseline_level,
+                "open": self.open,
+            }
+        return d | {"notified": self.notified, "notifications": list(self.notifications)}
+
+
+@dataclass
+class TicketScore:
+    ticket_id: str
+    topic: str | None
+    opened_at: datetime
+    response_h: float | None
+    response_score: float | None
+    resolution_h: float | None
+    resolution_score: float | None
+
+
+@dataclass
+class OrderHealth:
+    """One order's health score, its components and the evidence behind each."""
+
+    order_id: str
+    as_of: datetime
+    score: float
+    components: dict[str, float | None]
+    status: str  # delivery status: on_time | late | cancelled | overdue | not_due
+    promised_at: datetime | None
+    delivered_at: datetime | None
+    delays: list[Delay]
+    tickets: list[TicketScore]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "as_of": self.as_of,
+            "score": self.score,
+            "components": dict(self.components),
+            "weights": dict(WEIGHTS),
+            "delivery": {
+                "status": self.status,
+                "promised_at": self.promised_at,
+                "delivered_at": self.delivered_at,
+            },
+            "delays": [d.to_dict() for d in self.delays],
+            "tickets": [asdict(t) for t in self.tickets],
+        }
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def order_health(stores: Stores, order_id: str, as_of: datetime | None = None) -> OrderHealth:
+    """The order's health score, its components and the evidence behind each."""
+    from orderscope.views.snapshot import UnknownOrder
+
+    order = stores.graph.order(order_id)
+    if order is None:
+        raise UnknownOrder(order_id)
+    as_of = _utc(as_of or stores.series.data_clock()) or datetime.now(UTC)
+    promised = _utc(order.get("promised_at"))
+    visits = stores.series.dwell(order_id).filter(pl.col("entered_at") <= as_of)
+    delivered, cancelled = order_delivery(visits, stores.catalog.roles)
+    delivered = _utc(delivered)
+    status = delivery_status(promised, delivered, cancelled, as_of)
+    records = stores.graph.order_records(order_id)
+    delays = _order_delays(stores, order_id, status, promised, delivered, as_of)
+    _cover(delays, records.get("notifications", []), as_of)
+    tickets = _order_tickets(records.get("service_tickets", []), as_of)
+    rs = [t.response_score for t in tickets if t.response_score is not None]
+    ss = [t.resolution_score for t in tickets if t.resolution_score is not None]
+    components = {
+        "on_time": _ON_TIME_SCORE.get(status),
+        "proactive": (sum(d.notified for d in delays) / len(delays)) if delays else None,
+        "response": sum(rs) / len(rs) if rs else None,
+        "resolution": sum(ss) / len(ss) if ss else None,
+    }
+    return OrderHealth(
+        order_id=order_id,
+        as_of=as_of,
+        score=combine(components),
+        components=components,
+        status=status,
+        promised_at=promised,
+        delivered_at=delivered,
+        delays=delays,
+        tickets=tickets,
+    )
+
+
+def _order_delays(
+    stores: Stores,
+    order_id: str,
+    status: str,
+    promised: datetime | None,
+    delivered: datetime | None,
+    as_of: datetime,
+) -> list[Delay]:
+    """The order's lateness (when late or overdue) and its stalls, oldest stall first."""
+    delays = []
+    if status in ("late", "overdue") and promised is not None:
+        delays.append(Delay("late", None, promised, delivered or as_of))
+    stalls = find_stalls(stores, None, False, as_of, order_ids=[order_id])
+    for s in stalls.sort("entered_at").iter_rows(named=True):  # one order's stalls: a few
+        delays.append(
+            Delay(
+                "stall",
+                s["node"],
+                _utc(s["entered_at"]),  # type: ignore[arg-type]
+                _utc(s["left_at"]) or as_of,
+                dwell_ms=s["dwell_ms"],
+                threshold_ms=s["threshold_ms"],
+                baseline_level=s["baseline_level"],
+                open=s["open"],
+            )
+        )
+    return delays
+
+
+def _cover(delays: list[Delay], notifications: list[dict[str, Any]], as_of: datetime) -> None:
+    """Mark each delay notified by the proactive notifications sent by as_of in its window:
+    for lateness the PROACTIVE_LEAD before the promise, for a stall while the visit lasted."""
+    sent = [
+        (n["notification_id"], _utc(n["sent_at"]))
+        for n in notifications
+        if n.get("proactive") and _utc(n["sent_at"]) <= as_of  # type: ignore[operator]
+    ]
+    for d in delays:
+        lo, hi = (d.start - PROACTIVE_LEAD, d.start) if d.kind == "late" else (d.start, d.end)
+        d.notifications = [nid for nid, at in sent if lo <= at <= hi]  # type: ignore[operator]
+        d.notified = bool(d.notifications)
+
+
+def _order_tickets(tickets: list[dict[str, Any]], as_of: datetime) -> list[TicketScore]:
+    """The order's tickets opened by as_of with their response and resolution scores."""
+    rows = [
+        {
+            "ticket_id": t["ticket_id"],
+            "topic": t.get("topic"),
+            "opened_at": _utc(t["opened_at"]),
+            "first_response_at": _utc(t.get("first_response_at")),
+            "resolved_at": _utc(t.get("resolved_at")),
+        }
+        for t in tickets
+        if _utc(t["opened_at"]) is not None and _utc(t["opened_at"]) <= as_of  # type: ignore[operator]
+    ]
+    if not rows:
+        return []
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "ticket_id": pl.String,
+            "topic": pl.String,
+            "opened_at": TS,
+            "first_response_at": TS,
+            "resolved_at": TS,
+        },
+        orient="row",
+    )
+    scored = ticket_scores(frame, as_of).drop("first_response_at", "resolved_at")
+    return [TicketScore(**r) for r in scored.iter_rows(named=True)]
+
+
+# --- slices ---------------------------------------------------------------------------------
 
 
 def slice_health(
@@ -269,22 +324,39 @@ def slice_health(
     worst score first. Columns: the `by` dimensions, then SLICE_COLUMNS."""
     period = parse_period(period) if isinstance(period, str) else period
     by = list(dict.fromkeys(by))
-    bad = [d for d in by if d not in SLICE_DIMENSIONS]
+    bad = [d for d in by if d not in HEALTH_DIMENSIONS]
     if bad:
-        raise ValueError(f"cannot slice by {bad}; use {', '.join(SLICE_DIMENSIONS)}")
+        raise ValueError(f"cannot slice by {bad}; use {', '.join(HEALTH_DIMENSIONS)}")
     as_of = _utc(as_of or stores.series.data_clock()) or datetime.now(UTC)
-    dims_o = "".join(f", o.{ident(d)} AS {ident(d)}" for d in by)
-    state = _ORDER_STATE.format(dims_o=dims_o)
-    dims_s = "".join(f"{ident(d)}, " for d in by)
-    group = f"GROUP BY {', '.join(ident(d) for d in by)}" if by else ""
-    params = [period.start, period.end, as_of]
-    base = stores.series.query(_SLICE_SQL.format(state=state, dims_s=dims_s, group=group), params)
-    base = base.with_columns(pl.col(c).cast(pl.Int64) for c in ("orders", "due", "on_time"))
-    base = _cast_dims(base, by)
+    roles = stores.catalog.roles
+    base = _cast_dims(delivery_by_slice(stores, roles, period.start, period.end, as_of, by), by)
+    delays = _period_delays(stores, period, as_of)
+    tickets = ticket_scores(period_tickets(stores, period.start, period.end, as_of), as_of)
+    # slice dimensions of the orders with delays or tickets
+    need = sorted(set(delays["order_id"].unique().to_list()) | set(tickets["order_id"].to_list()))
+    if by and need:
+        dims = _cast_dims(order_dimensions(stores, need, by), by)
+    else:
+        dims = pl.DataFrame({"order_id": need}, schema={"order_id": pl.String})
+    keys = by or ["_all"]
+    if not by:
+        base = base.with_columns(pl.lit(1).alias("_all"))
+        dims = dims.with_columns(pl.lit(1).alias("_all"))
+    out = _slice_rates(base, _delay_counts(delays, dims, keys), _ticket_figures(tickets, dims, keys), keys)
+    scores = [
+        combine({"on_time": a, "proactive": b, "response": c, "resolution": d})
+        for a, b, c, d in out.select(  # one row per slice: a handful
+            "on_time_rate", "proactive_rate", "response_score", "resolution_score"
+        ).iter_rows()
+    ]
+    out = out.with_columns(pl.Series("health_score", scores, dtype=pl.Float64))
+    return out.select(*by, *SLICE_COLUMNS).sort(["health_score", *by], nulls_last=True)
 
-    # delays: lateness and stalls of the period's orders
-    late = stores.series.query(_LATE_SQL.format(state=_ORDER_STATE.format(dims_o="")), params)
-    late = late.select(
+
+def _period_delays(stores: Stores, period: Period, as_of: datetime) -> pl.DataFrame:
+    """Every delay of the period's orders (lateness and stalls): delay (a row number),
+    order_id, lo, hi (the window a proactive notification covers it in), notified."""
+    late = late_orders(stores, stores.catalog.roles, period.start, period.end, as_of).select(
         "order_id",
         (pl.col("promised_at") - pl.duration(milliseconds=int(PROACTIVE_LEAD.total_seconds() * 1000))).alias(
             "lo"
@@ -301,53 +373,19 @@ def slice_health(
     ids = delays["order_id"].unique().to_list()
     covered = pl.DataFrame(schema={"delay": pl.UInt32})
     if ids:
-        notes = stores.graph.query(_PROACTIVE_CYPHER, {"ids": ids, "as_of": as_of})
+        notes = proactive_notifications(stores, ids, as_of)
         if notes.height:
-            notes = notes.with_columns(pl.col("sent_at").cast(pl.Datetime("us", "UTC")))
             covered = (
                 delays.join(notes, on="order_id")
                 .filter((pl.col("sent_at") >= pl.col("lo")) & (pl.col("sent_at") <= pl.col("hi")))
                 .select("delay")
                 .unique()
             )
-    delays = delays.with_columns(pl.col("delay").is_in(covered["delay"].implode()).alias("notified"))
+    return delays.with_columns(pl.col("delay").is_in(covered["delay"].implode()).alias("notified"))
 
-    # tickets of the period's orders
-    tk = stores.graph.query(_TICKETS_CYPHER, {"since": period.start, "until": period.end, "as_of": as_of})
-    tk_rows = []
-    for r in tk.iter_rows(named=True):
-        opened = _utc(r["opened_at"])
-        first = _utc(r["first_response_at"])
-        resolved = _utc(r["resolved_at"])
-        first = first if first is not None and first <= as_of else None
-        resolved = resolved if resolved is not None and resolved <= as_of else None
-        rh, rs, sh, ss = _ticket_scores(opened, first, resolved, as_of)  # type: ignore[arg-type]
-        tk_rows.append((r["order_id"], rh, rs, sh, ss))
-    tickets = pl.DataFrame(
-        tk_rows,
-        schema={
-            "order_id": pl.String,
-            "response_h": pl.Float64,
-            "response_score": pl.Float64,
-            "resolution_h": pl.Float64,
-            "resolution_score": pl.Float64,
-        },
-        orient="row",
-    )
 
-    # slice dimensions of the orders with delays or tickets
-    need = sorted(set(ids) | set(tickets["order_id"].to_list()))
-    if by and need:
-        dims = stores.series.query(_DIMS_SQL.format(dims="".join(f", {ident(d)}" for d in by)), [need])
-        dims = _cast_dims(dims, by)
-    else:
-        dims = pl.DataFrame({"order_id": need}, schema={"order_id": pl.String})
-    keys = by or ["_all"]
-    if not by:
-        base = base.with_columns(pl.lit(1).alias("_all"))
-        dims = dims.with_columns(pl.lit(1).alias("_all"))
-
-    d_agg = (
+def _delay_counts(delays: pl.DataFrame, dims: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return (
         delays.join(dims, on="order_id", how="inner")
         .group_by(keys, maintain_order=True)
         .agg(
@@ -355,8 +393,12 @@ def slice_health(
             pl.col("notified").sum().cast(pl.Int64).alias("delays_notified"),
         )
     )
-    t_agg = (
-        tickets.join(dims, on="order_id", how="inner")
+
+
+def _ticket_figures(tickets: pl.DataFrame, dims: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return (
+        tickets.select("order_id", "response_h", "response_score", "resolution_h", "resolution_score")
+        .join(dims, on="order_id", how="inner")
         .group_by(keys, maintain_order=True)
         .agg(
             pl.len().cast(pl.Int64).alias("tickets"),
@@ -366,9 +408,15 @@ def slice_health(
             pl.col("resolution_score").mean().alias("resolution_score"),
         )
     )
-    out = (
-        base.join(d_agg, on=keys, how="left", nulls_equal=True)
-        .join(t_agg, on=keys, how="left", nulls_equal=True)
+
+
+def _slice_rates(
+    base: pl.DataFrame, delays: pl.DataFrame, tickets: pl.DataFrame, keys: list[str]
+) -> pl.DataFrame:
+    """The slices' counts side by side, with the on-time and proactive rates."""
+    return (
+        base.join(delays, on=keys, how="left", nulls_equal=True)
+        .join(tickets, on=keys, how="left", nulls_equal=True)
         .with_columns(
             pl.col("delays").fill_null(0),
             pl.col("delays_notified").fill_null(0),
@@ -381,15 +429,22 @@ def slice_health(
             .alias("proactive_rate"),
         )
     )
-    scores = [
-        combine({"on_time": a, "proactive": b, "response": c, "resolution": d})
-        for a, b, c, d in out.select(
-            "on_time_rate", "proactive_rate", "response_score", "resolution_score"
-        ).iter_rows()
-    ]
-    out = out.with_columns(pl.Series("health_score", scores, dtype=pl.Float64))
-    return out.select(*by, *SLICE_COLUMNS).sort(["health_score", *by], nulls_last=True)
 
 
 def _cast_dims(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     return frame.with_columns(pl.col(d).cast(pl.Boolean if d == "cross_border" else pl.String) for d in by)
+
+
+__all__ = [
+    "HEALTH_DIMENSIONS",
+    "SLICE_COLUMNS",
+    "WEIGHTS",
+    "Delay",
+    "OrderHealth",
+    "TicketScore",
+    "combine",
+    "decay",
+    "order_health",
+    "slice_health",
+    "ticket_scores",
+]

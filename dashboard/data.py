@@ -35,6 +35,8 @@ from orderscope.ports import Stores
 from orderscope.views.metrics import SLICE_DIMENSIONS, Params, cycle_time_between, cycle_time_trend
 
 if TYPE_CHECKING:
+    from orderscope.analytics.flows import FlowReport
+    from orderscope.analytics.health import OrderHealth
     from orderscope.analytics.rootcause import Explanation
 
 log = logging.getLogger("orderscope.dashboard")
@@ -333,8 +335,8 @@ class DashboardData:
 
     # --- stalls & flows --------------------------------------------------------------------
 
-    def flows(self, period: str, baseline: str | None) -> dict[str, Any]:
-        def compute() -> dict[str, Any]:
+    def flows(self, period: str, baseline: str | None) -> FlowReport:
+        def compute() -> FlowReport:
             from orderscope.analytics.flows import flow_anomalies
 
             with self.lock:
@@ -361,8 +363,8 @@ class DashboardData:
 
         return mask(self.cached("snapshot", compute, order_id), viewer())
 
-    def order_health(self, order_id: str) -> dict[str, Any] | None:
-        def compute() -> dict[str, Any] | None:
+    def order_health(self, order_id: str) -> OrderHealth | None:
+        def compute() -> OrderHealth | None:
             try:
                 from orderscope.analytics.health import order_health
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
@@ -12,6 +12,9 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 from orderscope.dashboard import ui
 from orderscope.dashboard.data import DashboardData
 from orderscope.domain.sources import BY_NAME, SOURCE_KINDS
+
+if TYPE_CHECKING:
+    from orderscope.analytics.health import OrderHealth
 
 MAX_ROWS = 200  # rows shown per linked kind (the count in the title is the full count)
 TITLES = {
@@ -133,7 +136,7 @@ def _order(data: DashboardData, order_id: str, focus_kind: str | None) -> Any:
     )
 
 
-def _header(snap: dict[str, Any], health: dict[str, Any] | None) -> Any:
+def _header(snap: dict[str, Any], health: OrderHealth | None) -> Any:
     o = snap["order"]
     facts = [
         ("Channel", o.get("channel")),
@@ -152,7 +155,7 @@ def _header(snap: dict[str, Any], health: dict[str, Any] | None) -> Any:
     state = snap["events"][-1]["to_state"] if snap["events"] else "–"
     badges = [dbc.Badge(state, color="primary", className="me-2 fs-6", id="lookup-state")]
     if health is not None:
-        score = health.get("score")
+        score = health.score
         tone = "success" if score >= 80 else ("warning" if score >= 50 else "danger")
         badges.append(dbc.Badge(f"health {score:.0f}", color=tone, className="fs-6"))
     return dbc.Card(

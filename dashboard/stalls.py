@@ -3,7 +3,7 @@ and variants of the week against its baseline with where they concentrate."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
@@ -12,6 +12,9 @@ from dash import Input, Output, dcc, html
 
 from orderscope.dashboard import ui
 from orderscope.dashboard.data import DashboardData
+
+if TYPE_CHECKING:
+    from orderscope.analytics.flows import FlowReport
 
 MAX_STALLS = 100
 ARROW = " → "
@@ -202,12 +205,12 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f} %"
 
 
-def _loops(flows: dict[str, Any]) -> Any:
-    loops = flows.get("loops", [])
-    title = f"Loops: {flows['period']['label']} vs {flows['baseline']['label']}"
+def _loops(flows: FlowReport) -> Any:
+    loops = flows.loops
+    title = f"Loops: {flows.period.label} vs {flows.baseline.label}"
     extra = (
-        f"{flows['orders']['period']:,} vs {flows['orders']['baseline']:,} orders created · "
-        f"significant at adjusted p < {flows['alpha']}"
+        f"{flows.orders:,} vs {flows.baseline_orders:,} orders created · "
+        f"significant at adjusted p < {flows.alpha}"
     )
     if not loops:
         return ui.section(
@@ -218,21 +221,20 @@ def _loops(flows: dict[str, Any]) -> Any:
         )
     rows = []
     for r in loops:
-        where = r.get("where") or {}
         rows.append(
             [
-                html.Span(ARROW.join(r["loop"]), className="fw-semibold"),
-                f"{r['orders']:,} ({_pct(r['rate'])})",
-                f"{r['baseline_orders']:,} ({_pct(r['baseline_rate'])})",
+                html.Span(ARROW.join(r.loop), className="fw-semibold"),
+                f"{r.orders:,} ({_pct(r.rate)})",
+                f"{r.baseline_orders:,} ({_pct(r.baseline_rate)})",
                 "new"
-                if r["rate_ratio"] is None and r["orders"]
-                else ("–" if r["rate_ratio"] is None else f"×{r['rate_ratio']:.1f}"),
-                f"{r['p_adjusted']:.2g}",
+                if r.rate_ratio is None and r.orders
+                else ("–" if r.rate_ratio is None else f"×{r.rate_ratio:.1f}"),
+                f"{r.p_adjusted:.2g}",
                 dbc.Badge("significant", color="danger")
-                if r["significant"]
+                if r.significant
                 else html.Span("–", className="text-muted"),
-                html.Div([dbc.Badge(f"{k}={v}", color="info", className="me-1") for k, v in where.items()])
-                if where
+                html.Div([dbc.Badge(f"{k}={v}", color="info", className="me-1") for k, v in r.where.items()])
+                if r.where
                 else html.Span("–", className="text-muted"),
             ]
         )
@@ -248,25 +250,25 @@ def _loops(flows: dict[str, Any]) -> Any:
     )
 
 
-def _variants(flows: dict[str, Any]) -> Any:
-    variants = flows.get("variants", [])[:12]
+def _variants(flows: FlowReport) -> Any:
+    variants = flows.variants[:12]
     if not variants:
         return ui.section("Variants", ui.note("No variants.", "light"), "sf-variants")
     rows = []
     for r in variants:
         rows.append(
             [
-                html.Span(ARROW.join(r["variant"]), className="small variant"),
-                f"{r['orders']:,} ({_pct(r['share'])})",
-                f"{r['baseline_orders']:,} ({_pct(r['baseline_share'])})",
-                {"up": "▲", "down": "▼"}.get(r["direction"], "="),
-                "loop" if r["has_loop"] else "",
-                f"{r['p_adjusted']:.2g}",
+                html.Span(ARROW.join(r.variant), className="small variant"),
+                f"{r.orders:,} ({_pct(r.share)})",
+                f"{r.baseline_orders:,} ({_pct(r.baseline_share)})",
+                {"up": "▲", "down": "▼"}.get(r.direction, "="),
+                "loop" if r.has_loop else "",
+                f"{r.p_adjusted:.2g}",
             ]
         )
     return ui.section(
         "Process variants, most changed first",
         ui.table(["Variant", "Orders (share)", "Baseline", "", "", "p (adj.)"], rows, "sf-variants-table"),
         "sf-variants",
-        f"{flows['variant_count']['period']:,} variants this week",
+        f"{flows.variants_seen:,} variants this week",
     )

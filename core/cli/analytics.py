@@ -4,9 +4,15 @@ Attached to the main app by `orderscope.cli` (`register(app)`).
 """
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from orderscope.analytics.health import OrderHealth
+    from orderscope.domain.periods import Period
 
 
 def _when(text: str | None) -> datetime | None:
@@ -118,28 +124,27 @@ def register(app: typer.Typer) -> None:
         with stores_for(settings_for(data_dir, backend)) as stores:
             result = flow_anomalies(stores, p, b, top=top)
         if as_json:
-            print_json(result)
+            print_json(result.to_dict())
             return
-        o = result["orders"]
         out.print(
-            f"[bold]{esc(result['period']['label'])}[/] ({o['period']:,} orders) vs "
-            f"{esc(result['baseline']['label'])} ({o['baseline']:,} orders)"
+            f"[bold]{esc(result.period.label)}[/] ({result.orders:,} orders) vs "
+            f"{esc(result.baseline.label)} ({result.baseline_orders:,} orders)"
         )
         out.print("[bold]loops[/]")
-        for r in result["loops"]:
-            flag = "[red]significant[/]" if r["significant"] else ""
-            where = esc(", ".join(f"{k}={v}" for k, v in r["where"].items()))
+        for r in result.loops:
+            flag = "[red]significant[/]" if r.significant else ""
+            where = esc(", ".join(f"{k}={v}" for k, v in r.where.items()))
             out.print(
-                f"  {esc(' → '.join(r['loop']))}: {r['orders']} orders ({r['rate']:.2%}) vs "
-                f"{r['baseline_orders']} ({r['baseline_rate']:.2%}), p_adj={r['p_adjusted']:.2g} "
+                f"  {esc(' → '.join(r.loop))}: {r.orders} orders ({r.rate:.2%}) vs "
+                f"{r.baseline_orders} ({r.baseline_rate:.2%}), p_adj={r.p_adjusted:.2g} "
                 f"{flag}{'  where ' + where if where else ''}"
             )
         out.print("[bold]variants[/]")
-        for r in result["variants"]:
-            flag = "[red]significant[/]" if r["significant"] else ""
+        for v in result.variants:
+            flag = "[red]significant[/]" if v.significant else ""
             out.print(
-                f"  {r['orders']:>6} vs {r['baseline_orders']:>6}  p_adj={r['p_adjusted']:.2g} {flag}"
-                f"  {esc('>'.join(r['variant']))}",
+                f"  {v.orders:>6} vs {v.baseline_orders:>6}  p_adj={v.p_adjusted:.2g} {flag}"
+                f"  {esc('>'.join(v.variant))}",
                 highlight=False,
             )
 
@@ -159,7 +164,7 @@ def register(app: typer.Typer) -> None:
         """Order health score (0-100): on-time delivery, proactive communication before delays,
         ticket response and resolution; for one order or per slice."""
         from orderscope.analytics.health import order_health, slice_health
-        from orderscope.domain.periods import Period, parse_period
+        from orderscope.domain.periods import parse_period
         from orderscope.views.snapshot import UnknownOrder
 
         dims = [d.strip() for d in (by or "").split(",") if d.strip()]
@@ -169,58 +174,71 @@ def register(app: typer.Typer) -> None:
             fail(str(e))
         with stores_for(settings_for(data_dir, backend), errors=(UnknownOrder, ValueError)) as stores:
             if order_id:
-                data: Any = order_health(stores, order_id)
+                one = order_health(stores, order_id)
             else:
-                if p is None:
-                    from datetime import timedelta
-
-                    clock = stores.series.data_clock() or datetime.now(UTC)
-                    p = Period("last 7 days", clock - timedelta(days=7), clock + timedelta(microseconds=1))
+                p = p or _last_week(stores.series.data_clock())
                 frame = slice_health(stores, dims, p)
-                data = {
-                    "period": {"label": p.label, "start": p.start, "end": p.end},
-                    "by": dims,
-                    "slices": frame.to_dicts(),
-                }
-        if as_json:
-            print_json(data)
-            return
         if order_id:
-            c = data["components"]
-            out.print(
-                f"[bold]{esc(order_id)}[/] health {data['score']:.1f} / 100  "
-                f"(delivery {esc(data['delivery']['status'])})"
-            )
-            for k, v in c.items():
-                out.print(f"  {esc(f'{k:<11}')} {'n/a' if v is None else f'{v:.2f}'}")
-            for d in data["delays"]:
-                out.print(
-                    f"  delay: {esc(d['kind'])} {esc(d['node'])} {esc(d['start'])} → {esc(d['end'])} "
-                    f"{'notified' if d['notified'] else 'not notified'}"
-                )
+            if as_json:
+                print_json(one.to_dict())
+            else:
+                _print_order_health(one)
             return
-        from rich.table import Table
+        assert p is not None  # set from the clock above
+        if as_json:
+            data = {"period": {"label": p.label, "start": p.start, "end": p.end}, "by": dims}
+            print_json({**data, "slices": frame.to_dicts()})
+            return
+        _print_slice_health(frame, dims, p.label)
 
-        table = Table(title=f"order health, orders created in {esc(data['period']['label'])}")
-        cols = [
-            *dims,
-            "orders",
-            "on_time_rate",
-            "proactive_rate",
-            "response_score",
-            "resolution_score",
-            "health_score",
-        ]
-        for col in cols:
-            table.add_column(esc(col))
-        for r in data["slices"]:
-            table.add_row(
-                *(
-                    "" if r[c] is None else (f"{r[c]:.3g}" if isinstance(r[c], float) else esc(r[c]))
-                    for c in cols
-                )
-            )
-        out.print(table)
+
+def _last_week(clock: datetime | None) -> "Period":
+    """The default period of `health`: the 7 days up to the data clock (now when empty)."""
+    from datetime import timedelta
+
+    from orderscope.domain.periods import Period
+
+    clock = clock or datetime.now(UTC)
+    return Period("last 7 days", clock - timedelta(days=7), clock + timedelta(microseconds=1))
+
+
+def _print_order_health(h: "OrderHealth") -> None:
+    from orderscope.cli.display import esc
+    from orderscope.cli.shared import out
+
+    out.print(f"[bold]{esc(h.order_id)}[/] health {h.score:.1f} / 100  (delivery {esc(h.status)})")
+    for k, v in h.components.items():
+        out.print(f"  {esc(f'{k:<11}')} {'n/a' if v is None else f'{v:.2f}'}")
+    for d in h.delays:
+        out.print(
+            f"  delay: {esc(d.kind)} {esc(d.node)} {esc(d.start)} → {esc(d.end)} "
+            f"{'notified' if d.notified else 'not notified'}"
+        )
+
+
+def _print_slice_health(frame: "pl.DataFrame", dims: list[str], label: str) -> None:
+    from rich.table import Table
+
+    from orderscope.cli.display import esc
+    from orderscope.cli.shared import out
+
+    table = Table(title=f"order health, orders created in {esc(label)}")
+    cols = [
+        *dims,
+        "orders",
+        "on_time_rate",
+        "proactive_rate",
+        "response_score",
+        "resolution_score",
+        "health_score",
+    ]
+    for col in cols:
+        table.add_column(esc(col))
+    for r in frame.to_dicts():
+        table.add_row(
+            *("" if r[c] is None else (f"{r[c]:.3g}" if isinstance(r[c], float) else esc(r[c])) for c in cols)
+        )
+    out.print(table)
 
 
 __all__ = ["register"]

@@ -33,7 +33,7 @@ def test_planted_loop_tops_the_list_with_its_concentration(ingested, seed, scena
     settings, folder = ingested(3000, seed, scenario)
     inc = _truth(folder)
     with open_stores(settings, read_only=True) as stores:
-        result = flow_anomalies(stores, inc["period"], inc["baseline"])
+        result = flow_anomalies(stores, inc["period"], inc["baseline"]).to_dict()
     top = result["loops"][0]
     assert top["cycle"] == PLANTED
     assert top["loop"] == inc["pattern"][:4]
@@ -58,7 +58,7 @@ def test_clean_has_nothing_significant(ingested, seed):
     gt = json.loads((folder / "ground_truth.json").read_text())
     assert gt["incidents"] == []
     with open_stores(settings, read_only=True) as stores:
-        result = flow_anomalies(stores, "2026-W47")
+        result = flow_anomalies(stores, "2026-W47").to_dict()
     assert result["baseline"]["label"] == "before 2026-W47"
     assert not [r for r in result["loops"] if r["significant"]]
     assert not [r for r in result["variants"] if r["significant"]]

@@ -50,7 +50,7 @@ def test_hand_checked_order(store):
         .with_columns(_ts("sent_at"))
     )
     with open_stores(settings, read_only=True) as stores:
-        h = order_health(stores, oid)
+        h = order_health(stores, oid).to_dict()
         stalls = find_stalls(stores, None, order_ids=[oid])
     # on time: delivered after the promise
     assert h["delivery"]["status"] == "late" and h["components"]["on_time"] == 0.0
@@ -86,7 +86,7 @@ def test_scores_bounded_and_unknown_order(store):
     ids = pl.read_csv(folder / "orders.csv")["order_id"].sort().gather_every(300).to_list()
     with open_stores(settings, read_only=True) as stores:
         for oid in ids:
-            h = order_health(stores, oid)
+            h = order_health(stores, oid).to_dict()
             assert 0.0 <= h["score"] <= 100.0
             for v in h["components"].values():
                 assert v is None or 0.0 <= v <= 1.0

@@ -164,7 +164,7 @@ def test_server_backend_agrees_with_embedded(ingested):
             opened = find_stalls(
                 stores, None, open_only=True, as_of=stores.series.data_clock() + timedelta(days=2)
             )
-            flows = flow_anomalies(stores, inc["period"], inc["baseline"])
+            flows = flow_anomalies(stores, inc["period"], inc["baseline"]).to_dict()
             health = slice_health(stores, ["region"], inc["period"]).sort("region")
         results.append((stalls, opened.sort("order_id", "node", "visit"), flows, health))
     (s1, o1, f1, h1), (s2, o2, f2, h2) = results
