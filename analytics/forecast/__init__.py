@@ -24,10 +24,11 @@ from orderscope.analytics.forecast.features import (
     training_frame,
 )
 from orderscope.analytics.forecast.model import Model
-from orderscope.analytics.forecast.projection import FORECAST_COLUMNS, forecast, train
+from orderscope.analytics.forecast.projection import FORECAST_COLUMNS, answer, forecast, train
 from orderscope.analytics.forecast.results import Backtest, ReliabilityBin, Scores, backtest_dict
 
 __all__ = [
+    "answer",
     "CATEGORICAL",
     "FEATURES",
     "FORECAST_COLUMNS",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -63,3 +64,10 @@ def forecast(
         ["breach_probability", "eta", "order_id"], descending=[True, True, False]
     )
     return out.head(limit) if limit is not None else out
+
+
+def answer(model: Model, rows: pl.DataFrame) -> dict[str, Any]:
+    """The forecast's one JSON form (CLI `--json`, API): the model, its backtest, the orders."""
+    from orderscope.analytics.forecast.results import backtest_dict
+
+    return {"model": model.describe(), "backtest": backtest_dict(model.backtest), "orders": rows.to_dicts()}

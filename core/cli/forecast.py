@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import polars as pl
 import typer
 
-from orderscope.analytics.forecast import Model, backtest_dict, forecast, train
+from orderscope.analytics.forecast import Model, answer, forecast, train
 from orderscope.cli.shared import BackendOpt, DataDir, JsonOpt
 
 
@@ -28,13 +28,7 @@ def register(app: Any) -> None:
             model = train(stores)
             rows = forecast(stores, model, limit=limit)
         if as_json:
-            print_json(
-                {
-                    "model": model.describe(),
-                    "backtest": backtest_dict(model.backtest),
-                    "orders": rows.to_dicts(),
-                }
-            )
+            print_json(answer(model, rows))
             return
         print_backtest(model)
         print_orders(rows, limit)

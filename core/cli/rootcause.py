@@ -19,6 +19,7 @@ from orderscope.cli.shared import (
     settings_for,
     stores_for,
 )
+from orderscope.views.metrics import parse_slice_text
 
 MetricOpt = Annotated[str, typer.Option("--metric", help="cycle_time | node_dwell | stall_rate")]
 PeriodOpt = Annotated[str, typer.Option("--period", help="e.g. 2026-W47, 2026-11, 2026-11-18, A/B")]
@@ -60,17 +61,6 @@ def rootcause(
 def register(app: typer.Typer) -> None:
     """Add `orderscope rootcause` to the typer app."""
     app.command()(rootcause)
-
-
-def parse_slice_text(text: str) -> dict[str, str]:
-    """KEY=VALUE[,KEY=VALUE...] as a dict; ValueError saying how to write it."""
-    found: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        k, sep, v = part.partition("=")
-        if not sep or not k.strip() or not v.strip():
-            raise ValueError(f"cannot read slice {part!r}: use KEY=VALUE[,KEY=VALUE...]")
-        found[k.strip()] = v.strip()
-    return found
 
 
 def print_result(console: Any, result: Explanation) -> None:

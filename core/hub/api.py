@@ -8,6 +8,7 @@ Bad input is a 4xx with a JSON body `{"error": ..., "detail": ...}`, never a 5xx
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from enum import StrEnum
@@ -91,7 +92,19 @@ Writer = Annotated[Principal, Depends(needs(Permission.INGEST))]
 
 
 def answer(value: Any, who: Principal) -> JSONResponse:
-    return JSONResponse(mask(jsonable(value), who))
+    """`value` as JSON for `who`: instants as ISO strings, personal fields masked, and NaN or
+    infinite figures (an undefined mean, a zero-variance z) as null, which JSON can carry."""
+    return JSONResponse(mask(finite(jsonable(value)), who))
+
+
+def finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
 
 
 router = APIRouter(prefix=PREFIX)

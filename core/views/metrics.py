@@ -260,3 +260,15 @@ def order_stall_units(p: Params, catalog: Catalog, window: Window, slice_: Mappi
            COALESCE(g.looped, 0) AS looped, g.stalled_nodes
     FROM u LEFT JOIN g ON g."order_id" = u."order_id"
     """
+
+
+def parse_slice_text(text: str) -> dict[str, str]:
+    """KEY=VALUE[,KEY=VALUE...] as a dict (the `--slice` of the CLI, `slice=` of the API);
+    ValueError saying how to write it."""
+    found: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        k, sep, v = part.partition("=")
+        if not sep or not k.strip() or not v.strip():
+            raise ValueError(f"cannot read slice {part!r}: use KEY=VALUE[,KEY=VALUE...]")
+        found[k.strip()] = v.strip()
+    return found
