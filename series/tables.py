@@ -22,6 +22,7 @@ from orderscope.series.port import ident
 
 
 def idents(names: Iterable[str], prefix: str = "") -> str:
+    """A comma-separated list of quoted identifiers, each behind `prefix` (a table alias)."""
     return ", ".join(prefix + ident(n) for n in names)
 
 
@@ -231,10 +232,12 @@ def create_index_sql(table: str, columns: Sequence[str]) -> str:
 
 
 def drop_table_sql(table: str) -> str:
+    """DROP TABLE IF EXISTS (DuckDB's reset and full dwell rebuild)."""
     return f"DROP TABLE IF EXISTS {ident(table)}"
 
 
 def add_column_sql(table: Table, column: str, types: Mapping[str, str]) -> str:
+    """ALTER TABLE ... ADD COLUMN IF NOT EXISTS: brings a store of an older release up to date."""
     col = table.col(column)
     return f"ALTER TABLE {ident(table.name)} ADD COLUMN IF NOT EXISTS {ident(col.name)} {types[col.type]}"
 
