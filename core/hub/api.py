@@ -328,9 +328,7 @@ def get_stats(request: Request, who: Analyst) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Add the API routes, the health endpoints and the JSON error handlers to `app`."""
     app.include_router(router)
-    from orderscope.hub import analytics_routes
-
-    app.include_router(analytics_routes.router)
+    _document_errors(app)
 
     @app.get("/healthz", summary="The process is up", response_model=models.Health)
     def healthz() -> dict[str, str]:
@@ -415,6 +413,50 @@ def install(app: FastAPI) -> None:
             request.method, template, response.status_code, time.perf_counter() - started
         )
         return response
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Every API operation, whoever wrote it, documents the errors every API operation may
+    answer, in the body the handlers below give them: 401 and 403 (every route asks who is
+    calling) and 422 (bad parameters: the framework's own validation body is replaced)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+        )
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        for model in (models.ErrorBody, models.Problem):
+            schemas.setdefault(
+                model.__name__, model.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+        body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for path, operations in doc.get("paths", {}).items():
+            if not path.startswith(PREFIX + "/"):
+                continue
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, text in (
+                    ("401", "No or wrong credentials"),
+                    ("403", "The caller's role may not use this endpoint"),
+                    ("422", "Bad parameters or an unreadable body"),
+                ):
+                    responses[status] = {
+                        "description": responses.get(status, {}).get("description", text),
+                        "content": body,
+                    }
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _methods_for(request: Request) -> set[str]:

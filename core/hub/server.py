@@ -27,7 +27,7 @@ from fastapi import FastAPI
 
 from orderscope import ownership as owner
 from orderscope.config import Settings
-from orderscope.hub import api, pages
+from orderscope.hub import analytics_routes, api, pages
 from orderscope.hub.access import Access
 from orderscope.hub.context import Hub
 from orderscope.hub.inbox import Inbox, InboxWatcher
@@ -55,6 +55,7 @@ def create_app(settings: Settings, stores: Stores, dashboard: bool = True) -> Fa
     )
     app.state.hub = hub
     api.install(app)
+    app.include_router(analytics_routes.router)
     pages.install(app)
     if dashboard:
         from a2wsgi import WSGIMiddleware
