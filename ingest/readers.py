@@ -101,13 +101,15 @@ class ReadResult:
         """ROW, reason, raw for rows rejected after reading: the row exactly as read, as JSON
         text, clipped to MAX_RAW_CHARS. Encoded only for the rejected rows, never for the
         whole file."""
-        picked = self.rows.join(rejected.select(ROW, "reason"), on=ROW, how="inner")
+        # The reason under a name no kind has: returns have a column `reason` of their own.
+        why = "__rejected_because"
+        picked = self.rows.join(rejected.select(ROW, pl.col("reason").alias(why)), on=ROW, how="inner")
         if RAW in picked.columns:
             raw = pl.col(RAW)
         else:
             fields = [c for c in self.rows.columns if c not in (ROW, RAW)]
             raw = pl.struct([_as_text(c, picked.schema[c]) for c in fields]).struct.json_encode()
-        return picked.select(ROW, "reason", clip_expr(raw).alias("raw"))
+        return picked.select(ROW, pl.col(why).alias("reason"), clip_expr(raw).alias("raw"))
 
 
 # Instants polars can write as text (years 1–9999), in epoch microseconds.

@@ -163,6 +163,28 @@ def test_outcomes_and_reasons_per_row(client, stores, folder):
     assert [row["row_number"] for row in r.json()["rows"]] == [2]
 
 
+def test_a_rejected_return_keeps_its_reason(client, stores, folder):
+    """Returns have a column named `reason` (why the customer sent it back): a rejected row is
+    quarantined with the reason it was rejected, not that one (and not with none)."""
+    head, lines = _csv_lines(folder / "returns.csv")
+    columns = head.split(",")
+    unknown = lines[0].split(",")
+    unknown[columns.index("rma_id")] = "RMA-T-1"
+    unknown[columns.index("order_id")] = "NO-SUCH-ORDER"
+    bad_time = lines[1].split(",")
+    bad_time[columns.index("rma_id")] = "RMA-T-2"
+    bad_time[columns.index("requested_at")] = "soon"
+    body = "\n".join([head, ",".join(unknown), ",".join(bad_time)]) + "\n"
+    r = client.post("/api/v1/records/returns", content=body, headers=CSV)
+    assert r.status_code == 200, r.text
+    reasons = [row["reason"] for row in r.json()["rows"]]
+    assert len(reasons) == 2
+    assert "unknown order" in reasons[0] and "NO-SUCH-ORDER" in reasons[0]
+    assert "requested_at" in reasons[1] and "soon" in reasons[1]
+    r = client.post("/api/v1/records/returns", content=json.dumps([{"rma_id": "RMA-T-3"}]), headers=JSON)
+    assert r.status_code == 200 and "missing required field order_id" in r.json()["rows"][0]["reason"]
+
+
 def test_the_same_body_twice_adds_nothing(client, stores, folder):
     head, lines = _csv_lines(folder / "orders.csv")
     body = "\n".join([head, _renamed(lines[20], "T-TWICE-1")]) + "\n"
