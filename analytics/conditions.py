@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-TS = pl.Datetime("us", "UTC")
+TS: pl.DataType = pl.Datetime("us", "UTC")
 
 
 def calibration_at_inspection(reports: pl.DataFrame, calibrations: pl.DataFrame) -> pl.DataFrame:
@@ -12,7 +12,12 @@ def calibration_at_inspection(reports: pl.DataFrame, calibrations: pl.DataFrame)
     inspection time (calibration_id, calibrated_at, due_at, when the frame has them) and
     `calibration_status`: "overdue" when that calibration's due_at had passed, "ok", or "none"
     when the equipment had no calibration yet."""
-    wanted = {"calibration_id": pl.String, "equipment_id": pl.String, "calibrated_at": TS, "due_at": TS}
+    wanted: dict[str, pl.DataType] = {
+        "calibration_id": pl.String(),
+        "equipment_id": pl.String(),
+        "calibrated_at": TS,
+        "due_at": TS,
+    }
     cals = (
         calibrations.select([c for c in wanted if c in calibrations.columns]) if calibrations.height else None
     )

@@ -181,9 +181,7 @@ def loop_cycles(variant: str) -> list[str]:
 
 def upper_p(x1: int, x0: int, n1: int, n0: int) -> float:
     """P(X >= x1), X ~ Binomial(x0 + x1, n1 / (n0 + n1)): the period's count rising."""
-    if x1 <= 0 or n1 <= 0:
-        return 1.0
-    if n0 <= 0:
+    if x1 <= 0 or n1 <= 0 or n0 <= 0:
         return 1.0
     return float(stats.binom.sf(x1 - 1, x0 + x1, n1 / (n0 + n1)))
 
@@ -449,6 +447,8 @@ __all__ = [
     "log_ratio_z",
     "loop_counts",
     "loop_cycles",
+    "loop_rows",
     "two_sided_p",
     "upper_p",
+    "variant_rows",
 ]

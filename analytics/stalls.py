@@ -29,22 +29,22 @@ from orderscope.views.visits import order_warehouses, stalled_visits
 
 HISTORY = timedelta(days=28)
 
-STALL_SCHEMA = {
-    "order_id": pl.String,
-    "node": pl.String,
-    "visit": pl.Int64,
-    "warehouse_id": pl.String,
+STALL_SCHEMA: dict[str, pl.DataType] = {
+    "order_id": pl.String(),
+    "node": pl.String(),
+    "visit": pl.Int64(),
+    "warehouse_id": pl.String(),
     "entered_at": pl.Datetime("us", "UTC"),
     "left_at": pl.Datetime("us", "UTC"),
-    "dwell_ms": pl.Int64,
-    "threshold_ms": pl.Int64,
-    "excess_ms": pl.Int64,
-    "sla_ms": pl.Int64,
-    "baseline_median_ms": pl.Float64,
-    "baseline_mad_ms": pl.Float64,
-    "baseline_n": pl.Int64,
-    "baseline_level": pl.String,
-    "open": pl.Boolean,
+    "dwell_ms": pl.Int64(),
+    "threshold_ms": pl.Int64(),
+    "excess_ms": pl.Int64(),
+    "sla_ms": pl.Int64(),
+    "baseline_median_ms": pl.Float64(),
+    "baseline_mad_ms": pl.Float64(),
+    "baseline_n": pl.Int64(),
+    "baseline_level": pl.String(),
+    "open": pl.Boolean(),
 }
 
 
@@ -77,7 +77,7 @@ def threshold_grid(
     as_of = as_of or stores.series.data_clock() or datetime.now(UTC)
     start, end = history_window(since, as_of, history)
     if warehouses is None:
-        warehouses = order_warehouses(stores)  # type: ignore[assignment]
+        warehouses = order_warehouses(stores)
     base = learn_baselines(
         stores,
         start,
@@ -88,7 +88,7 @@ def threshold_grid(
         k=k,
         min_samples=min_samples,
     )
-    return base, base.grid(catalog, warehouses, nodes)  # type: ignore[arg-type]
+    return base, base.grid(catalog, warehouses, nodes)
 
 
 def find_stalls(
@@ -126,11 +126,11 @@ def find_stalls(
         k=k,
         min_samples=min_samples,
         nodes=nodes,
-        warehouses=warehouses,  # type: ignore[arg-type]
+        warehouses=warehouses,
     )
     if grid.height == 0:
         return pl.DataFrame(schema=STALL_SCHEMA)
-    created = None if created_between is None else (_utc(created_between[0]), _utc(created_between[1]))
+    created = None if created_between is None else (_as_utc(created_between[0]), _as_utc(created_between[1]))
     raw = stalled_visits(
         stores,
         grid,
@@ -139,7 +139,7 @@ def find_stalls(
         open_only=open_only,
         order_ids=order_ids,
         nodes=nodes,
-        created_between=created,  # type: ignore[arg-type]
+        created_between=created,
     )
     if raw.height == 0:
         return pl.DataFrame(schema=STALL_SCHEMA)
@@ -163,10 +163,12 @@ def judged(raw: pl.DataFrame, grid: pl.DataFrame, limit: int | None = None) -> p
     return out.select(list(STALL_SCHEMA)).cast(STALL_SCHEMA)  # type: ignore[arg-type]
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
+def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else _as_utc(value)
 
 
 __all__ = ["HISTORY", "STALL_SCHEMA", "find_stalls", "history_window", "judged", "threshold_grid"]

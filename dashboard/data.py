@@ -234,10 +234,11 @@ class DashboardData:
                 pl.lit(None, pl.String).alias("channel"),
                 pl.lit(None, pl.String).alias("sku_category"),
             )
-        dims = self.sql(
-            'SELECT "order_id", "region", "channel", "sku_category" FROM "orders" WHERE "order_id" = ANY($1)',
-            [stalls["order_id"].unique().to_list()],
-        )
+        from orderscope.views.visits import order_dimensions
+
+        with self.lock:
+            ids = stalls["order_id"].unique().to_list()
+            dims = order_dimensions(self.stores, ids, ("region", "channel", "sku_category"))
         return stalls.join(dims, on="order_id", how="left")
 
     def cycle_between(self, start: datetime, end: datetime) -> dict[str, Any]:

@@ -163,7 +163,7 @@ def proactive_notifications(stores: Stores, order_ids: Sequence[str], as_of: dat
     sent_at."""
     f = stores.graph.query(_PROACTIVE, {"ids": list(order_ids), "as_of": as_of})
     if f.height == 0:
-        return pl.DataFrame(schema={"order_id": pl.String, "sent_at": UTC_US})
+        return pl.DataFrame(schema={"order_id": pl.String(), "sent_at": UTC_US})
     return f.with_columns(pl.col("sent_at").cast(UTC_US))
 
 
@@ -171,13 +171,15 @@ def period_tickets(stores: Stores, start: datetime, end: datetime, as_of: dateti
     """The service tickets opened by as_of of the orders created in [start, end): order_id,
     ticket_id, opened_at, first_response_at, resolved_at (as recorded; a later answer is the
     caller's to ignore)."""
-    schema = {
-        "order_id": pl.String,
-        "ticket_id": pl.String,
-        "opened_at": UTC_US,
-        "first_response_at": UTC_US,
-        "resolved_at": UTC_US,
-    }
+    schema = pl.Schema(
+        {
+            "order_id": pl.String(),
+            "ticket_id": pl.String(),
+            "opened_at": UTC_US,
+            "first_response_at": UTC_US,
+            "resolved_at": UTC_US,
+        }
+    )
     f = stores.graph.query(_TICKETS, {"since": start, "until": end, "as_of": as_of})
     if f.height == 0:
         return pl.DataFrame(schema=schema)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import polars as pl
 
@@ -64,7 +63,7 @@ _CALIBRATIONS = (
 )
 
 
-def _graph(stores: Stores, cypher: str, a: datetime, b: datetime, schema: dict[str, Any]) -> pl.DataFrame:
+def _graph(stores: Stores, cypher: str, a: datetime, b: datetime, schema: pl.Schema) -> pl.DataFrame:
     f = stores.graph.query(cypher, {"a": a, "b": b})
     if f.height == 0:
         return pl.DataFrame(schema=schema)
@@ -73,35 +72,34 @@ def _graph(stores: Stores, cypher: str, a: datetime, b: datetime, schema: dict[s
 
 def qc_reports(stores: Stores, a: datetime, b: datetime) -> pl.DataFrame:
     """QC reports inspected in [a, b]: order_id, zone_id, equipment_id, inspected_at."""
-    schema: dict[str, Any] = {
-        "order_id": pl.String,
-        "zone_id": pl.String,
-        "equipment_id": pl.String,
-        "inspected_at": UTC_US,
-    }
+    schema = pl.Schema(
+        {"order_id": pl.String(), "zone_id": pl.String(), "equipment_id": pl.String(), "inspected_at": UTC_US}
+    )
     return _graph(stores, _QC_REPORTS, a, b, schema)
 
 
 def task_zones(stores: Stores, a: datetime, b: datetime) -> pl.DataFrame:
     """The zones of the warehouse tasks started in [a, b]: order_id, zone_id (distinct pairs)."""
-    return _graph(stores, _TASK_ZONES, a, b, {"order_id": pl.String, "zone_id": pl.String})
+    return _graph(stores, _TASK_ZONES, a, b, pl.Schema({"order_id": pl.String(), "zone_id": pl.String()}))
 
 
 def declarations(stores: Stores, a: datetime, b: datetime) -> pl.DataFrame:
     """Customs declarations made in [a, b]: order_id, broker_id, declared_at."""
-    schema: dict[str, Any] = {"order_id": pl.String, "broker_id": pl.String, "declared_at": UTC_US}
+    schema = pl.Schema({"order_id": pl.String(), "broker_id": pl.String(), "declared_at": UTC_US})
     return _graph(stores, _DECLARATIONS, a, b, schema)
 
 
 def shipments(stores: Stores, a: datetime, b: datetime) -> pl.DataFrame:
     """Shipments created in [a, b]: order_id, carrier_id, origin_hub, dest_hub, created_at."""
-    schema: dict[str, Any] = {
-        "order_id": pl.String,
-        "carrier_id": pl.String,
-        "origin_hub": pl.String,
-        "dest_hub": pl.String,
-        "created_at": UTC_US,
-    }
+    schema = pl.Schema(
+        {
+            "order_id": pl.String(),
+            "carrier_id": pl.String(),
+            "origin_hub": pl.String(),
+            "dest_hub": pl.String(),
+            "created_at": UTC_US,
+        }
+    )
     return _graph(stores, _SHIPMENTS, a, b, schema)
 
 
@@ -142,7 +140,7 @@ def zone_humidity_hourly(stores: Stores, start: datetime, end: datetime) -> pl.D
     epoch), hum."""
     f = stores.series.query(_HUMIDITY, [start, end])
     if f.height == 0:
-        return pl.DataFrame(schema={"zone": pl.String, "h": pl.Int64, "hum": pl.Float64})
+        return pl.DataFrame(schema={"zone": pl.String(), "h": pl.Int64(), "hum": pl.Float64()})
     return f.select(
         pl.col("zone").cast(pl.String), pl.col("h").cast(pl.Int64), pl.col("hum").cast(pl.Float64)
     )
@@ -154,7 +152,7 @@ def broker_logins_hourly(
     """Logins of these brokers per hour in [start, end]: broker, h (hours since the epoch), n."""
     f = stores.series.query(_LOGINS, [list(brokers), start, end])
     if f.height == 0:
-        return pl.DataFrame(schema={"broker": pl.String, "h": pl.Int64, "n": pl.Int64})
+        return pl.DataFrame(schema={"broker": pl.String(), "h": pl.Int64(), "n": pl.Int64()})
     return f.select(pl.col("broker").cast(pl.String), pl.col("h").cast(pl.Int64), pl.col("n").cast(pl.Int64))
 
 
@@ -164,7 +162,7 @@ def carrier_load_hourly(stores: Stores, start: datetime, end: datetime) -> pl.Da
     f = stores.series.query(_LOAD, [start, end])
     if f.height == 0:
         return pl.DataFrame(
-            schema={"carrier": pl.String, "hub": pl.String, "h": pl.Int64, "load": pl.Float64}
+            schema={"carrier": pl.String(), "hub": pl.String(), "h": pl.Int64(), "load": pl.Float64()}
         )
     return f.select(
         pl.col("carrier").cast(pl.String),

@@ -89,15 +89,17 @@ FROM v JOIN m1 ON v.node = m1.node
 GROUP BY m1.node, m1.n, m1.med
 """
 
-BASELINE_SCHEMA = {
-    "lvl": pl.Int64,
-    "node": pl.String,
-    "wh": pl.String,
-    "how": pl.Int64,
-    "n": pl.Int64,
-    "med": pl.Float64,
-    "mad": pl.Float64,
-}
+BASELINE_SCHEMA = pl.Schema(
+    {
+        "lvl": pl.Int64(),
+        "node": pl.String(),
+        "wh": pl.String(),
+        "how": pl.Int64(),
+        "n": pl.Int64(),
+        "med": pl.Float64(),
+        "mad": pl.Float64(),
+    }
+)
 
 
 def dwell_baselines(
@@ -160,17 +162,19 @@ FROM v JOIN th ON th.node = v.node AND th.wh = v.wh AND th.how = v.how
 WHERE v.dwell_ms > th.threshold_ms
 """
 
-STALLED_SCHEMA = {
-    "order_id": pl.String,
-    "node": pl.String,
-    "visit": pl.Int64,
-    "warehouse_id": pl.String,
-    "entered_at": UTC_US,
-    "left_at": UTC_US,
-    "dwell_ms": pl.Int64,
-    "how": pl.Int64,
-    "threshold_ms": pl.Int64,
-}
+STALLED_SCHEMA = pl.Schema(
+    {
+        "order_id": pl.String(),
+        "node": pl.String(),
+        "visit": pl.Int64(),
+        "warehouse_id": pl.String(),
+        "entered_at": UTC_US,
+        "left_at": UTC_US,
+        "dwell_ms": pl.Int64(),
+        "how": pl.Int64(),
+        "threshold_ms": pl.Int64(),
+    }
+)
 
 
 def stalled_visits(
@@ -219,7 +223,7 @@ def stalled_visits(
     return raw.with_columns(pl.col(c).cast(t) for c, t in STALLED_SCHEMA.items())
 
 
-def order_warehouses(stores: Stores, order_ids: Sequence[str] | None = None) -> list[str | None]:
+def order_warehouses(stores: Stores, order_ids: Sequence[str] | None = None) -> list[str]:
     """The warehouses of these orders (None: of every order, sorted)."""
     if order_ids is None:
         f = stores.series.query('SELECT DISTINCT "warehouse_id" AS wh FROM "orders" ORDER BY 1')
