@@ -52,6 +52,7 @@ MIN_COUNT = 5
 # of the output.
 DIMENSIONS = ("channel", "sku_category", "warehouse_id", "region")
 EXPLAINED = 3  # loops whose concentration is shown when none is significant
+LoopCounts = dict[str, tuple[int, int]]  # cycle -> (orders with it, occurrences)
 
 
 # --- typed results ------------------------------------------------------------------------------
@@ -212,9 +213,9 @@ def log_ratio_z(x1: int, x0: int, n1: int, n0: int) -> float:
     return math.log((a / n1) / (b / n0)) / math.sqrt(1 / a + 1 / b)
 
 
-def loop_counts(variants: pl.DataFrame) -> dict[str, tuple[int, int]]:
+def loop_counts(variants: pl.DataFrame) -> LoopCounts:
     """cycle -> (orders with it, occurrences) over a variants frame (variant, orders, has_loop)."""
-    out: dict[str, tuple[int, int]] = {}
+    out: LoopCounts = {}
     for variant, cnt in variants.filter(pl.col("has_loop") == 1).select("variant", "orders").iter_rows():
         cyc = loop_cycles(variant)
         for c in set(cyc):
@@ -223,14 +224,7 @@ def loop_counts(variants: pl.DataFrame) -> dict[str, tuple[int, int]]:
     return out
 
 
-def loop_rows(
-    lp: dict[str, tuple[int, int]],
-    lb: dict[str, tuple[int, int]],
-    n1: int,
-    n0: int,
-    tests: int,
-    alpha: float,
-) -> list[FlowLoop]:
+def loop_rows(lp: LoopCounts, lb: LoopCounts, n1: int, n0: int, tests: int, alpha: float) -> list[FlowLoop]:
     """Each cycle of either window (counts `lp` of the period's n1 orders, `lb` of the
     baseline's n0) tested for a rise, most surprising first."""
     loops = []
