@@ -6,7 +6,7 @@ Attached to the main app by `orderscope.cli` (`register(app)`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -28,20 +28,6 @@ if TYPE_CHECKING:
 
     from orderscope.analytics.flows import FlowReport
     from orderscope.analytics.health import OrderHealth
-    from orderscope.domain.periods import Period
-
-
-def _when(text: str | None) -> datetime | None:
-    """An ISO moment (naive = UTC), or the start of a period (2026-W47, 2026-11-18, ...)."""
-    if text is None:
-        return None
-    from orderscope.domain.periods import parse_period
-
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    except ValueError:
-        return parse_period(text).start
 
 
 def _hours(ms: Any) -> str:
@@ -69,21 +55,19 @@ def stalls(
 ) -> None:
     """Stalled orders: dwell past max(catalog SLA, median + 3 x 1.4826 x MAD of the
     node x warehouse x hour-of-week baseline), closed or still open."""
-    from orderscope.analytics.stalls import find_stalls
+    from orderscope.analytics.answers import stall_report
+    from orderscope.domain.periods import parse_moment
 
     try:
-        start = _when(since)
+        start = parse_moment(since)
     except ValueError as e:
         fail(str(e))
     with stores_for(settings_for(data_dir, backend)) as stores:
-        as_of = stores.series.data_clock()
-        frame = find_stalls(stores, start, open_only)
-    total = frame.height
-    rows = frame.head(limit).to_dicts() if limit > 0 else frame.to_dicts()
+        report = stall_report(stores, start, open_only, limit)
     if as_json:
-        print_json({"as_of": as_of, "since": start, "open_only": open_only, "total": total, "stalls": rows})
+        print_json(report.to_dict())
         return
-    _print_stalls(rows, as_of, total)
+    _print_stalls(report.stalls, report.as_of, report.total)
 
 
 def _print_stalls(rows: list[dict[str, Any]], as_of: datetime | None, total: int) -> None:
@@ -179,7 +163,8 @@ def health(
 ) -> None:
     """Order health score (0-100): on-time delivery, proactive communication before delays,
     ticket response and resolution; for one order or per slice."""
-    from orderscope.analytics.health import order_health, slice_health
+    from orderscope.analytics.answers import slice_health_report
+    from orderscope.analytics.health import order_health
     from orderscope.domain.periods import parse_period
     from orderscope.views.snapshot import UnknownOrder
 
@@ -192,28 +177,17 @@ def health(
         if order_id:
             one = order_health(stores, order_id)
         else:
-            p = p or _last_week(stores.series.data_clock())
-            frame = slice_health(stores, dims, p)
+            report = slice_health_report(stores, dims, p)
     if order_id:
         if as_json:
             print_json(one.to_dict())
         else:
             _print_order_health(one)
         return
-    assert p is not None  # set from the clock above
     if as_json:
-        data = {"period": {"label": p.label, "start": p.start, "end": p.end}, "by": dims}
-        print_json({**data, "slices": frame.to_dicts()})
+        print_json(report.to_dict())
         return
-    _print_slice_health(frame, dims, p.label)
-
-
-def _last_week(clock: datetime | None) -> Period:
-    """The default period of `health`: the 7 days up to the data clock (now when empty)."""
-    from orderscope.domain.periods import Period
-
-    clock = clock or datetime.now(UTC)
-    return Period("last 7 days", clock - timedelta(days=7), clock + timedelta(microseconds=1))
+    _print_slice_health(report.slices, dims, report.period.label)
 
 
 def _print_order_health(h: OrderHealth) -> None:

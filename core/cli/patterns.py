@@ -18,9 +18,9 @@ from orderscope.analytics.patterns import (
     library_report,
     run_mining,
 )
-from orderscope.cli.analytics import _when
 from orderscope.cli.display import esc  # every value printed verbatim, never as markup
 from orderscope.cli.shared import BackendOpt, DataDir, JsonOpt, fail, out, print_json, settings_for
+from orderscope.domain.periods import parse_moment
 
 Since = Annotated[
     Optional[str],
@@ -31,7 +31,7 @@ Until = Annotated[Optional[str], typer.Option(help="Window end (default: the dat
 
 def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
     try:
-        return _when(since), _when(until)
+        return parse_moment(since), parse_moment(until)
     except ValueError as e:
         fail(str(e))
         raise

@@ -64,3 +64,15 @@ def parse_period(text: str) -> Period:
         f"cannot read period {text!r}: use an ISO week (2026-W47), a month (2026-11), a day "
         "(2026-11-18) or a range (2026-11-16/2026-11-23)"
     )
+
+
+def parse_moment(text: str | None) -> datetime | None:
+    """An ISO moment (naive = UTC), or the start of a period (2026-W47, 2026-11-18, ...);
+    ValueError saying the accepted forms when it is neither."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    except ValueError:
+        return parse_period(text).start

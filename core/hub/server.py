@@ -43,8 +43,7 @@ class HubError(RuntimeError):
 
 def create_app(settings: Settings, stores: Stores, dashboard: bool = True) -> FastAPI:
     """The hub's ASGI app over `stores` (which the caller opened and will close)."""
-    lock = threading.RLock()
-    hub = Hub(settings, serialized(stores, lock), lock, Access.from_settings(settings))
+    hub = Hub(settings, serialized(stores), Access.from_settings(settings))
     app = FastAPI(
         title="orderscope",
         version="1",
@@ -54,8 +53,8 @@ def create_app(settings: Settings, stores: Stores, dashboard: bool = True) -> Fa
         redoc_url=None,
     )
     app.state.hub = hub
+    app.include_router(analytics_routes.router)  # before install(): its catch-all answers the rest
     api.install(app)
-    app.include_router(analytics_routes.router)
     pages.install(app)
     if dashboard:
         from a2wsgi import WSGIMiddleware
@@ -63,7 +62,9 @@ def create_app(settings: Settings, stores: Stores, dashboard: bool = True) -> Fa
         from orderscope.dashboard.app import create_app as create_dashboard
         from orderscope.dashboard.data import DashboardData
 
-        data = DashboardData(settings, stores=hub.stores, lock=lock)
+        # Its own lock for its cache: a page computing its figures must not hold up the API
+        # (the store calls themselves are serialized by hub.stores).
+        data = DashboardData(settings, stores=hub.stores, lock=threading.RLock())
         hub.on_new_data.append(data.invalidate)
         dash_app = create_dashboard(settings, data)
         app.mount("/", pages.DashboardGate(WSGIMiddleware(dash_app.server), hub))  # type: ignore[arg-type]
