@@ -369,7 +369,7 @@ def _period_delays(stores: Stores, period: Period, as_of: datetime) -> pl.DataFr
         pl.col("entered_at").alias("lo"),
         pl.coalesce(pl.col("left_at"), pl.lit(as_of)).alias("hi"),
     )
-    delays = pl.concat([late.cast(stall_d.schema), stall_d]).with_row_index("delay")  # type: ignore[arg-type]
+    delays = pl.concat([late.cast(stall_d.schema), stall_d]).with_row_index("delay")
     ids = delays["order_id"].unique().to_list()
     covered = pl.DataFrame(schema={"delay": pl.UInt32})
     if ids:

@@ -47,7 +47,7 @@ def create_app(settings: Settings, data: DashboardData | None = None) -> dash.Da
         assets_folder=str(ASSETS),
         serve_locally=True,
         suppress_callback_exceptions=True,
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # dash documents None (no "Updating..." title); its stub says str
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.orderscope_data = data  # type: ignore[attr-defined]

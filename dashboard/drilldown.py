@@ -43,7 +43,7 @@ def layout(data: DashboardData, query: dict[str, str]) -> html.Div:
     baseline = query.get("baseline") if query.get("baseline") in weeks else baseline
     if baseline == period:
         baseline = None
-    metric = query.get("metric") if query.get("metric") in METRICS else "cycle_time"
+    metric = query["metric"] if query.get("metric") in METRICS else "cycle_time"
     week_opts = [{"label": w, "value": w} for w in reversed(weeks)]
     return html.Div(
         [

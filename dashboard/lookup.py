@@ -294,7 +294,7 @@ def _timeline(snap: dict[str, Any]) -> Any:
             why.append(dbc.Badge(e["reason_code"], color="warning", text_color="dark", className="me-1"))
         if e["evidence"]:
             why.append(html.Span(e["evidence"], className="small text-break"))
-        arrow = [
+        arrow: list[Any] = [
             html.Span(e["from_state"] or "∅", className="state-from"),
             " → ",
             html.Span(e["to_state"], className="state-to fw-semibold"),

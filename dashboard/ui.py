@@ -15,7 +15,7 @@ from orderscope.views.snapshot import iso
 H = 3_600_000.0
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 PALETTE = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
-GRAPH_CONFIG = {
+GRAPH_CONFIG: dcc.Graph.Config = {
     "displaylogo": False,
     "responsive": True,
     "displayModeBar": False,  # drag zooms, double-click resets: the bar only cluttered the cards
@@ -73,9 +73,10 @@ def page_title(title: str, subtitle: str | None = None) -> html.Div:
 
 
 def kpi_card(title: str, value: str, sub: Any = None, id_: str | None = None, tone: str = "") -> dbc.Col:
+    value_id: dict[str, Any] = {"id": id_} if id_ else {}
     body = [
         html.Div(title, className="kpi-title"),
-        html.Div(value, className="kpi-value", **({"id": id_} if id_ else {})),
+        html.Div(value, className="kpi-value", **value_id),
     ]
     if sub is not None:
         body.append(html.Div(sub, className="kpi-sub"))

@@ -325,6 +325,7 @@ def up(settings: Any, progress: Progress) -> dict[str, Any]:
         steps["first_start"] = configure(settings, progress)
         pid = start(settings, progress)
     else:
+        assert pid is not None  # ours_running implies a pid
         progress("Neo4j is starting; waiting for Bolt")
     result = wait_ready(settings, pid)
     steps["start_seconds"] = round(time.monotonic() - t1, 1)

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import sql
@@ -82,7 +82,9 @@ def probe(settings: Any) -> dict[str, Any]:
         return {"state": "down", "port": settings.pg_port}
     try:
         with _connect(settings) as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0]
+            shown = conn.execute("SHOW server_version").fetchone()
+            assert shown is not None  # SHOW answers one row
+            version = shown[0]
             row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
     except psycopg.Error as exc:
         return {"state": "unreachable", "port": settings.pg_port, "error": str(exc).strip()}
@@ -113,12 +115,13 @@ def install(settings: Any, progress: Progress) -> dict[str, object]:
     if not (PG_BIN / "initdb").exists() or not (PG_BIN / "pg_config").exists():
         installed = apt_install(SERVER_PACKAGES, p["setup_log"], progress)
         timings["apt_install"] = installed
-    timings["apt_seconds"] = round(time.monotonic() - t0, 1)
+    apt_seconds = round(time.monotonic() - t0, 1)
+    timings["apt_seconds"] = apt_seconds
     tsdb = timescaledb.ensure_installed(
         PG_BIN / "pg_config", Path(settings.services_dir).expanduser() / "build", p["setup_log"], progress
     )
     if "apt_seconds" in tsdb:
-        timings["apt_seconds"] = round(float(timings["apt_seconds"]) + float(tsdb.pop("apt_seconds")), 1)
+        timings["apt_seconds"] = round(apt_seconds + cast(float, tsdb.pop("apt_seconds")), 1)
     timings.update(tsdb)
     return timings
 

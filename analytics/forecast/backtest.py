@@ -51,7 +51,7 @@ def score(model: Model, train: pl.DataFrame, test: pl.DataFrame) -> Scores:
     y = test["breach"].to_numpy().astype(float)
     actual = test["remaining_h"].to_numpy()
     naive = model.naive(test)
-    base_rate = float(train["breach"].mean())
+    base_rate = float(train["breach"].mean())  # type: ignore[arg-type]
     live = test["to_promise_h"].to_numpy() > 0  # not yet past promised_at (no certain answer)
     brier = float(np.mean((prob - y) ** 2))
     brier_base = float(np.mean((base_rate - y) ** 2))

@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -115,7 +116,7 @@ def examples(
     visits = visits.with_columns(
         step_no=pl.int_range(1, pl.len() + 1).over("order_id", order_by=["entered_at", "node", "visit"])
     )
-    first_ms = int(visits["entered_at"].min().timestamp() * 1000) if visits.height else end_ms
+    first_ms = int(cast(datetime, visits["entered_at"].min()).timestamp() * 1000) if visits.height else end_ms
     spans = open_spans(visits, end_ms, resting)
     open_ms = int((spans["stop_ms"] - spans["in_ms"]).sum() or 0)
     step_ms = max(15 * 60_000, math.ceil(open_ms / max(max_rows, 1) / 60_000) * 60_000)
@@ -220,7 +221,7 @@ def load_counts(visits: pl.DataFrame, queries: pl.DataFrame, end_ms: int) -> np.
     )
     v = visits.join(keys, on=["node", "warehouse_id"], how="left")
     q = queries.join(keys, on=["node", "warehouse_id"], how="left", maintain_order="left")
-    base = int(min(v["in_ms"].min() or end_ms, q["t_ms"].min()))
+    base = int(min(cast("int | None", v["in_ms"].min()) or end_ms, cast(int, q["t_ms"].min())))
     span = end_ms - base + 2
     g_v = v["g"].to_numpy().astype(np.int64) * span
     ins = np.sort(g_v + (v["in_ms"].to_numpy() - base))
@@ -229,7 +230,8 @@ def load_counts(visits: pl.DataFrame, queries: pl.DataFrame, end_ms: int) -> np.
     key = g_q + (q["t_ms"].to_numpy() - base)
     entered = np.searchsorted(ins, key, "right") - np.searchsorted(ins, g_q, "left")
     left = np.searchsorted(outs, key, "right") - np.searchsorted(outs, g_q, "left")
-    return (entered - left).astype(np.int64)
+    counts: np.ndarray = (entered - left).astype(np.int64)
+    return counts
 
 
 def derive(frame: pl.DataFrame) -> pl.DataFrame:

@@ -160,7 +160,7 @@ def fit(train: pl.DataFrame, info: FrameInfo, random_state: int) -> Model:
         residuals=residuals,
         categories=codes,
         naive_h=dict(zip(med["node"].to_list(), med["remaining_h"].to_list(), strict=False)),
-        naive_default_h=float(train["remaining_h"].median()),
+        naive_default_h=float(train["remaining_h"].median()),  # type: ignore[arg-type]
         trained_as_of=info.end,
         horizon_h=info.horizon_ms / HOUR_MS,
         step_h=info.step_ms / HOUR_MS,
@@ -174,4 +174,5 @@ def thin(sorted_values: np.ndarray, keep: int = 4001) -> np.ndarray:
     """At most `keep` evenly spaced order statistics (the distribution, in bounded size)."""
     if len(sorted_values) <= keep:
         return sorted_values
-    return sorted_values[np.linspace(0, len(sorted_values) - 1, keep).round().astype(int)]
+    kept: np.ndarray = sorted_values[np.linspace(0, len(sorted_values) - 1, keep).round().astype(int)]
+    return kept

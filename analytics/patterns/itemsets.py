@@ -74,7 +74,7 @@ def canonical(items: Mapping[str, str]) -> tuple[str, ...]:
 
 def as_dict(items: Sequence[str]) -> dict[str, str]:
     """attribute -> value of "attribute=value" items."""
-    return dict(it.split("=", 1) for it in items)  # type: ignore[misc]
+    return dict(it.split("=", 1) for it in items)
 
 
 def pattern_id(items: Sequence[str]) -> str:

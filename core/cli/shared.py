@@ -73,10 +73,11 @@ def stores_for(
     ends the command with its message and a non-zero exit instead of a traceback."""
     from orderscope.stores import StoreUnavailable, open_stores
 
+    caught: tuple[type[Exception], ...] = (StoreUnavailable, *errors)
     try:
         with open_stores(settings, read_only=read_only) as stores:
             yield stores
-    except (StoreUnavailable, *errors) as e:
+    except caught as e:
         fail(str(e))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 import polars as pl
 
@@ -30,6 +30,10 @@ class UnknownOrder(LookupError):
         self.order_id = order_id
 
 
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: datetime | None) -> str | None: ...
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with milliseconds, the one time format of every output.
     A naive datetime is taken to be UTC already (that is how the stores keep time)."""
