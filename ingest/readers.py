@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,23 +28,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orderscope.domain.sources import SOURCE_KINDS, SourceKind
-from orderscope.ingest import csv_reader
+from orderscope.ingest import csv_reader, jsonl_reader
 from orderscope.ingest.textfiles import (
-    BLANK,
     ENCODING_NAMES,
     MAX_RECORD_BYTES,
+    NAME_CHARS,
     RAW,
     ROW,
-    Lines,
     UnreadableFile,
     as_utf8,
     clip,
     clip_expr,
-    needs_care,
-    open_text,
+    reject_frame,
     short,
     sniff,
-    stream,
 )
 
 __all__ = [
@@ -66,7 +60,6 @@ __all__ = [
 
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 CHUNK_ROWS = 1_000_000  # rows per batch: bounds memory whatever the file's size
-_NAME_CHARS = 80  # a column name in a message or in ignored_columns
 
 
 @dataclass
@@ -152,10 +145,6 @@ def discover(folder: Path) -> tuple[list[SourceFile], list[Path]]:
     return found, unknown
 
 
-def _rejects(rows: list[tuple[int, str, str]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={ROW: pl.Int64, "reason": pl.String, "raw": pl.String}, orient="row")
-
-
 def read(source: SourceFile) -> ReadResult:
     """The whole file at once (small files, tests); ingest streams with read_chunks."""
     parts = list(read_chunks(source, chunk_rows=1 << 62))
@@ -212,7 +201,7 @@ def _parquet_chunks(source: SourceFile, chunk_rows: int) -> Iterator[ReadResult]
     for name in known:
         if names.count(name) > 1:
             raise UnreadableFile(source.path, f"repeats column '{name}'; export it again")
-    ignored = tuple(dict.fromkeys(clip(n, _NAME_CHARS) for n in names if n not in wanted))
+    ignored = tuple(dict.fromkeys(clip(n, NAME_CHARS) for n in names if n not in wanted))
     try:
         empty = pl.from_arrow(pf.schema_arrow.empty_table().select(known))
     except (pa.ArrowException, pl.exceptions.PolarsError, ValueError, TypeError) as e:
@@ -289,7 +278,7 @@ def _oversize(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split off rows whose text columns total over MAX_RECORD_BYTES or hold a NUL."""
     text = [c for c, t in frame.schema.items() if t == pl.String]
     if not text:
-        return frame, _rejects([])
+        return frame, reject_frame([])
     size = pl.sum_horizontal([pl.col(c).str.len_bytes().fill_null(0) for c in text])
     nul = pl.any_horizontal([pl.col(c).str.contains("\0", literal=True).fill_null(False) for c in text])
     reason = (
@@ -301,7 +290,7 @@ def _oversize(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     marked = frame.with_columns(reason.alias("_reason"))
     bad = marked.filter(pl.col("_reason").is_not_null())
     if not bad.height:
-        return frame, _rejects([])
+        return frame, reject_frame([])
     fields = [_as_text(c, frame.schema[c]) for c in frame.columns if c != ROW]
     raw = pl.struct(fields).struct.json_encode()
     rejects = bad.select(
@@ -330,152 +319,22 @@ def _csv_chunks(
 ) -> Iterator[ReadResult]:
     header = csv_reader.read_header(source.path, path, encoding)
     wanted = {c.name for c in source.kind.columns}
-    ignored = tuple(clip(n, _NAME_CHARS) for n in header.names if n not in wanted)
+    ignored = tuple(clip(n, NAME_CHARS) for n in header.names if n not in wanted)
     if csv_reader.fast_path_reads_all(path, header):
         yielded = False
         for rows in csv_reader.fast_frames(path, header, chunk_rows):
             yielded = True
-            yield ReadResult(rows, _rejects([]), ignored, name)
+            yield ReadResult(rows, reject_frame([]), ignored, name)
         if not yielded:  # a header and no records
             schema = {ROW: pl.Int64, **dict.fromkeys(header.names, pl.String)}
-            yield ReadResult(pl.DataFrame(schema=schema), _rejects([]), ignored, name)
+            yield ReadResult(pl.DataFrame(schema=schema), reject_frame([]), ignored, name)
         return
     for rows, bad in csv_reader.careful_frames(path, encoding, header, chunk_rows):
-        yield ReadResult(rows, _rejects(bad), ignored, name)
-
-
-def _struct_spec(kind: SourceKind) -> str:
-    types = ", ".join(f'"{c.name}": "{"JSON" if c.type == "json" else "VARCHAR"}"' for c in kind.columns)
-    return "{" + types + "}"
-
-
-_JSON_WORDS = {
-    "ARRAY": "an array",
-    "VARCHAR": "a string",
-    "BIGINT": "a number",
-    "UBIGINT": "a number",
-    "HUGEINT": "a number",
-    "DOUBLE": "a number",
-    "BOOLEAN": "true or false",
-    "NULL": "null",
-}
-
-
-def _jsonl_sql(kind: SourceKind) -> str:
-    """One streaming query: line number, line, its JSON type, top-level keys the kind lacks, a
-    repeated key of the kind, the typed struct. All in C, and at most two JSON parses of a
-    line (keys, struct; the type only for lines without keys); every key check is linear in
-    the keys of a line, so a line of a million keys cannot stall it. A key repeats when the
-    known keys occur more often than there are distinct known keys in the line."""
-    spec = _struct_spec(kind).replace("'", "''")
-    known = "[" + ", ".join("'" + c.name.replace("'", "''") + "'" for c in kind.columns) + "]"
-    return f"""
-        WITH lines AS (
-            SELECT row_number() OVER () AS {ROW}, line
-            FROM read_csv($path, columns = {{'line': 'VARCHAR'}}, header = false,
-                          delim = '\x1f', quote = '', escape = '', auto_detect = false)
-        ), keyed AS (
-            SELECT *, try(json_keys(line)) AS _keys FROM lines
-        ), typed AS (
-            SELECT *, CASE WHEN len(_keys) > 0 THEN 'OBJECT' ELSE try(json_type(line)) END AS _type,
-                   list_filter(_keys, lambda k: NOT list_contains({known}, k)) AS _extra,
-                   len(list_filter({known}, lambda k: list_contains(_keys, k))) AS _distinct
-            FROM keyed
-        )
-        SELECT {ROW}, line AS {RAW}, _type, _extra,
-               CASE WHEN len(_keys) - len(_extra) > _distinct
-                    THEN list_filter({known}, lambda k: len(list_filter(_keys, lambda x: x = k)) > 1)[1]
-               END AS _dup,
-               CASE WHEN _type = 'OBJECT' THEN try(json_transform(line, '{spec}')) END AS s
-        FROM typed"""
+        yield ReadResult(rows, reject_frame(bad), ignored, name)
 
 
 def _jsonl_chunks(
     source: SourceFile, path: Path, encoding: str, name: str, chunk_rows: int
 ) -> Iterator[ReadResult]:
-    """DuckDB parses JSON Lines in C, streaming; a line that is not a JSON object (or repeats
-    a key) is a structural reject. Row numbers are the file's line numbers; blank lines are
-    not rows. A file holding lines DuckDB cannot take (not UTF-8, over MAX_RECORD_BYTES, NUL,
-    control bytes) is first copied with those lines blanked and rejected here, by line."""
-    with _sanitized(path, encoding) as (clean, early):
-        sql = _jsonl_sql(source.kind)
-        ignored: dict[str, None] = {}
-        yielded = False
-        done = 0  # early rejects handed over so far
-        for lines in stream(sql, {"path": str(clean)}, chunk_rows):
-            last = lines.get_column(ROW).max()
-            upto = done
-            while upto < len(early) and early[upto][0] <= last:  # type: ignore[operator]
-                upto += 1
-            rows, bad = _jsonl_split(lines, ignored)
-            bad = pl.concat([_rejects(early[done:upto]), bad]).sort(ROW)
-            done = upto
-            yield ReadResult(rows, bad, tuple(ignored), name)
-            yielded = True
-        if done < len(early) or not yielded:
-            spec = {ROW: pl.Int64, RAW: pl.String, **{c.name: pl.String for c in source.kind.columns}}
-            yield ReadResult(pl.DataFrame(schema=spec), _rejects(early[done:]), tuple(ignored), name)
-
-
-def _jsonl_split(lines: pl.DataFrame, ignored: dict[str, None]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    lines = lines.filter(pl.col(RAW).str.strip_chars(BLANK) != "")
-    kind = pl.col("_type")
-    reason: pl.Expr = (
-        pl.when(kind.is_null())
-        .then(pl.lit("not a JSON object (not valid JSON)"))
-        .when(kind != "OBJECT")
-        .then(pl.format("not a JSON object ({})", kind.replace(_JSON_WORDS).str.to_lowercase()))
-        .when(pl.col("_dup").is_not_null())
-        .then(pl.format("key '{}' appears more than once", pl.col("_dup")))
-        .when(pl.col(RAW).str.contains("\\u0000", literal=True))
-        .then(pl.lit("a value holds a NUL character (\\u0000)"))
-        .when(pl.col("s").is_null())
-        .then(pl.lit("the JSON object cannot be read"))
-    )
-    reason = pl.format("malformed row at line {}: {}", ROW, reason)
-    lines = lines.with_columns(reason.alias("reason"))
-    for key in lines.get_column("_extra").explode().drop_nulls().unique(maintain_order=True):
-        ignored.setdefault(clip(key, _NAME_CHARS), None)
-    good = lines.filter(pl.col("reason").is_null())
-    rows = good.drop("reason", "_type", "_extra", "_dup").unnest("s")
-    bad = lines.filter(pl.col("reason").is_not_null()).select(
-        ROW, "reason", clip_expr(pl.col(RAW)).alias("raw")
-    )
-    return rows.with_columns(pl.col(ROW).cast(pl.Int64)), bad.with_columns(pl.col(ROW).cast(pl.Int64))
-
-
-@contextmanager
-def _sanitized(path: Path, encoding: str) -> Iterator[tuple[Path, list[tuple[int, str, str]]]]:
-    """`path` itself when the fast path can take it; else a temporary copy in which each line
-    it cannot take is blank, and those lines as rejects (line, reason, raw)."""
-    if not needs_care(path, 3 if encoding == "utf-8-sig" else 0, jsonl=True):
-        yield path, []
-        return
-    fd, tmp = tempfile.mkstemp(prefix="orderscope-", suffix=".jsonl")
-    rejects: list[tuple[int, str, str]] = []
-    try:
-        with (
-            open_text(path, encoding, newline="\n") as f,
-            os.fdopen(fd, "w", encoding="utf-8", newline="") as out,
-        ):
-            lines = Lines(f)
-            while (line := lines.peek()) is not None:
-                lines.pop()
-                text = "" if line.blank else line.text.rstrip("\r\n")
-                problem = text and (
-                    line.problem()
-                    or (
-                        "a control character (0x1F) outside a string"
-                        if "\x1f" in text
-                        else "a carriage return inside the line"
-                        if "\r" in text
-                        else None
-                    )
-                )
-                if problem:
-                    rejects.append((line.number, f"malformed row at line {line.number}: {problem}", line.raw))
-                    text = ""
-                out.write(text + "\n")
-        yield Path(tmp), rejects
-    finally:
-        os.unlink(tmp)
+    for rows, bad, ignored in jsonl_reader.frames(source.kind, path, encoding, chunk_rows):
+        yield ReadResult(rows, bad, ignored, name)

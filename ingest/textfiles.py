@@ -29,6 +29,7 @@ ROW = "_row"  # 1-based record number (CSV: data records; JSON Lines: line numbe
 RAW = "_raw"  # the line as read (JSON Lines only); other formats re-encode rejected rows
 MAX_RECORD_BYTES = 1 << 20  # one record (a CSV record, a JSON line) larger than this is rejected
 MAX_RAW_CHARS = 64 << 10  # the raw text kept for a rejected row
+NAME_CHARS = 80  # a column name in a message or in ignored_columns
 _SNIFF_BYTES = 64 << 10
 BLANK = " \t\r\n"
 
@@ -52,6 +53,11 @@ def short(error: BaseException, limit: int = 200) -> str:
     libraries may quote a whole line of the file)."""
     text = " ".join(str(error).split()) or type(error).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def reject_frame(rows: list[tuple[int, str, str]]) -> pl.DataFrame:
+    """Structural rejects (row number, reason, raw) as the frame every reader hands back."""
+    return pl.DataFrame(rows, schema={ROW: pl.Int64, "reason": pl.String, "raw": pl.String}, orient="row")
 
 
 def clip(text: str, limit: int = MAX_RAW_CHARS) -> str:
