@@ -80,4 +80,19 @@ def live_owner(settings: Settings) -> HubOwner | None:
         return None
     except PermissionError:  # alive, another user's
         pass
+    if _started_after(owner):  # the pid was reused by a process younger than the file
+        return None
     return owner
+
+
+def _started_after(owner: HubOwner) -> bool:
+    """Whether the process now holding the owner's pid started after the hub wrote its file
+    (so it is not that hub: the hub died without cleaning up and its pid was given again)."""
+    try:
+        import psutil
+
+        started = psutil.Process(owner.pid).create_time()
+        written = datetime.fromisoformat(owner.started_at).timestamp()
+    except Exception:  # no such process any more, no permission, a hand-edited file: keep it
+        return False
+    return started > written + 1.0

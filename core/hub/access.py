@@ -2,7 +2,10 @@
 
 Passwords are stored as Argon2id hashes (`orderscope users hash-password`), API tokens as
 SHA-256 digests (a token is 32 random bytes: a slow hash adds nothing, a fast one keeps every
-request cheap). Comparison is constant-time. With no users and no tokens configured the hub is
+request cheap). Comparison is constant-time. A name and password that verified are remembered
+for a few minutes (as a keyed digest, never the password), so a client sending HTTP Basic on
+every request pays the deliberately slow hash once, not per request; a wrong password always
+pays it. With no users and no tokens configured the hub is
 open, but then it binds to 127.0.0.1 only (see orderscope.hub.server).
 
 The roles and what each may do are domain rules: orderscope.domain.access.
@@ -14,10 +17,14 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Iterable
 
 from orderscope.config import HubToken, HubUser, Settings
 from orderscope.domain.access import OPEN, Principal
+
+VERIFIED_SECONDS = 300.0  # how long a verified name and password skip the slow hash
+VERIFIED_MAX = 1024
 
 
 def hash_password(password: str) -> str:
@@ -44,6 +51,8 @@ class Access:
         self.users = {u.name: u for u in users}
         self.tokens = list(tokens)
         self.local: list[str] = []  # digests of the owner file's token (not configuration)
+        self._verified: dict[bytes, tuple[Principal, float]] = {}  # keyed digest -> (who, until)
+        self._key = secrets.token_bytes(32)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Access:
@@ -58,6 +67,10 @@ class Access:
         from argon2 import PasswordHasher
         from argon2.exceptions import InvalidHashError, VerificationError
 
+        key = hmac.new(self._key, f"{name}\0{password}".encode(errors="surrogatepass"), "sha256").digest()
+        known = self._verified.get(key)
+        if known is not None and known[1] > time.monotonic():
+            return known[0]
         user = self.users.get(name)
         if user is None:
             PasswordHasher().hash(password)  # same cost for unknown names: no user probing by timing
@@ -66,7 +79,11 @@ class Access:
             PasswordHasher().verify(user.password_hash.get_secret_value(), password)
         except (VerificationError, InvalidHashError):
             return None
-        return Principal(user.name, user.role)
+        who = Principal(user.name, user.role)
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[key] = (who, time.monotonic() + VERIFIED_SECONDS)
+        return who
 
     def token(self, token: str) -> Principal | None:
         digest = token_digest(token)

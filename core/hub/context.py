@@ -33,8 +33,7 @@ SESSION_SECONDS = 12 * 3600
 @dataclass
 class Hub:
     settings: Settings
-    stores: Stores  # serialized: every port call holds `lock`
-    lock: threading.RLock
+    stores: Stores  # serialized: every port call holds its store's lock (orderscope.hub.locking)
     access: Access
     telemetry: Telemetry = field(init=False)
     # Called after anything new was ingested (the dashboard drops its cached answers).

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -433,6 +434,34 @@ def test_openapi_document_lists_the_api(client):
     push = paths["/api/v1/records/{kind}"]["post"]
     assert {"application/json", "text/csv", "multipart/form-data"} <= set(push["requestBody"]["content"])
     assert {"409", "413", "422"} <= set(push["responses"])
+
+
+def test_owner_file(tmp_path):
+    """A live hub owns its data dir; a dead one does not, nor one whose pid another, younger
+    process got since (the hub was killed and could not clean up)."""
+    import subprocess
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from orderscope import ownership
+
+    settings = load_settings(backend="embedded", data_dir=tmp_path)
+    me = ownership.claim(settings, "http://127.0.0.1:1/")
+    assert oct((tmp_path / "hub.json").stat().st_mode & 0o777) == "0o600"
+    assert ownership.live_owner(settings) is None  # this process itself
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.5)
+        for started, owns in ((datetime.now(UTC), True), (datetime.now(UTC) - timedelta(hours=1), False)):
+            record = {"pid": child.pid, "url": me.url, "token": me.token, "started_at": started.isoformat()}
+            (tmp_path / "hub.json").write_text(json.dumps(record))
+            assert (ownership.live_owner(settings) is not None) is owns
+    finally:
+        child.kill()
+        child.wait()
+    assert ownership.live_owner(settings) is None  # its pid is gone
+    ownership.release(settings, me)  # not ours any more: left alone
+    assert (tmp_path / "hub.json").exists()
 
 
 # --- the demo data pushed in batches -----------------------------------------------------
