@@ -22,7 +22,7 @@ from orderscope.domain.sources import BY_NAME, SOURCE_KINDS
 from orderscope.ingest.pipeline import IngestError, KindCounts, ingest_folder
 from orderscope.ingest.validate import TimeWindow
 from orderscope.ports import Stores
-from orderscope.views.batches import batch_rows
+from orderscope.views.batches import batch_named, batch_rows
 
 FORMATS = ("json", "ndjson", "csv", "parquet")
 _SUFFIX = {"json": "jsonl", "ndjson": "jsonl", "csv": "csv", "parquet": "parquet"}
@@ -145,9 +145,7 @@ def _key_names(key: str) -> list[str]:
 
 
 def _earlier(stores: Stores, key: str) -> dict[str, Any] | None:
-    ledger = stores.series.ledger()
-    done = ledger.filter(ledger["source_file"].is_in(_key_names(key)) & (ledger["status"] == "done"))
-    return done.row(-1, named=True) if done.height else None
+    return batch_named(stores, _key_names(key))
 
 
 def _replay(stores: Stores, kind: str, name: str, earlier: dict[str, Any], digest: str) -> BatchResult:
