@@ -357,7 +357,10 @@ def concentration(
     if total_loops == 0 or total_orders == 0:
         return [], {}
     rows = segment_rows(sel, seg_all, total_loops, total_orders)
-    rows.sort(key=lambda r: (r.log_p, -r.loop_orders))
+    # ties (equal p and count) in the order the segments are listed, then by value: the
+    # store's group order is no order at all
+    listed = {"+".join(dims): i for i, dims in enumerate(_segment_sets())}
+    rows.sort(key=lambda r: (r.log_p, -r.loop_orders, listed.get(r.dimension, 0), r.value))
     return rows[:10], greedy_where(sel, seg_all, alpha)
 
 
@@ -366,11 +369,8 @@ def segment_rows(
 ) -> list[Segment]:
     """Every single-dimension and pair segment with its share of the loop's orders against
     its share of all orders, and the binomial upper-tail p of that share."""
-    sets = [(d,) for d in DIMENSIONS] + list(combinations(DIMENSIONS, 2))
     rows = []
-    for dims in sets:
-        if set(dims) == {"warehouse_id", "region"}:
-            continue  # a warehouse lies in one region: the pair says nothing new
+    for dims in _segment_sets():
         lo = sel.group_by(list(dims), maintain_order=True).agg(pl.col("orders").sum().alias("x"))
         al = seg_all.group_by(list(dims), maintain_order=True).agg(pl.col("orders").sum().alias("n"))
         for rec in lo.join(al, on=list(dims), how="left").iter_rows(named=True):
@@ -398,6 +398,13 @@ def segment_rows(
     return rows
 
 
+def _segment_sets() -> list[tuple[str, ...]]:
+    """Every dimension alone, then every pair (but warehouse with region: a warehouse lies in
+    one region, the pair says nothing new)."""
+    sets = [(d,) for d in DIMENSIONS] + list(combinations(DIMENSIONS, 2))
+    return [dims for dims in sets if set(dims) != {"warehouse_id", "region"}]
+
+
 def greedy_where(sel: pl.DataFrame, seg_all: pl.DataFrame, alpha: float) -> dict[str, str]:
     """Take the most surprising single-dimension segment of the loop's orders, then look for
     the next one *within* it (so a dimension merely correlated with the first is not named),
@@ -413,7 +420,8 @@ def greedy_where(sel: pl.DataFrame, seg_all: pl.DataFrame, alpha: float) -> dict
                 continue
             lo = ctx_loops.group_by(d, maintain_order=True).agg(pl.col("orders").sum().alias("x"))
             al = ctx_all.group_by(d, maintain_order=True).agg(pl.col("orders").sum().alias("n"))
-            for value, x, n in lo.join(al, on=d, how="left").select(d, "x", "n").iter_rows():
+            joined = lo.join(al, on=d, how="left").select(d, "x", "n").sort(d, nulls_last=True)
+            for value, x, n in joined.iter_rows():  # by value: a tie goes to the first
                 share = (n or 0) / n_all
                 if share <= 0 or share >= 1 or x / n_loops <= share:
                     continue
