@@ -57,10 +57,16 @@ class Hub:
 
     def run_ingest(self, use_case: Callable[[Stores], T]) -> T:
         """Run an ingest (one at a time); then tell the dashboard there may be new data."""
+        series = self.stores.series
         with self.ingest_lock:
+            marks = hasattr(series, "writing")
+            if marks:
+                series.writing()
             try:
                 return use_case(self.stores)
             finally:
+                if marks:
+                    series.written()
                 for callback in self.on_new_data:
                     callback()
 

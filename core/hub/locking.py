@@ -7,6 +7,10 @@ at a time), so reads interleave with a long ingest instead of waiting for its en
 query of one request runs while a series query of another does (two engines, two connections).
 Nothing holds a lock between two calls: a caller that needs several calls to agree (an ingest)
 serializes itself (Hub.run_ingest).
+
+On the embedded backend the hub is the only writer, so the data clock (the newest event time,
+which every snapshot reads) is remembered between ingests instead of being queried per request;
+while an ingest runs it is read afresh each time.
 """
 
 from __future__ import annotations
@@ -39,9 +43,39 @@ class Serialized:
         return call
 
 
-def serialized(stores: Stores) -> Stores:
+class SeriesWithClock(Serialized):
+    """The series port, serialized, remembering its data clock between writes."""
+
+    def __init__(self, inner: Any, lock: threading.RLock) -> None:
+        super().__init__(inner, lock)
+        self._clock: tuple[int, Any] | None = None  # (generation, clock)
+        self._generation = 0
+        self._writing = 0
+
+    def data_clock(self) -> Any:
+        known, generation = self._clock, self._generation
+        if known is not None and known[0] == generation and not self._writing:
+            return known[1]
+        with self._lock:
+            clock = self._inner.data_clock()
+        if generation == self._generation and not self._writing:
+            self._clock = (generation, clock)
+        return clock
+
+    def writing(self) -> None:
+        """A write begins: the clock is read from the store until `written`."""
+        self._writing += 1
+        self._generation += 1
+
+    def written(self) -> None:
+        self._writing -= 1
+        self._generation += 1
+
+
+def serialized(stores: Stores, only_writer: bool = False) -> Stores:
     """`stores` with each port serialized by a lock of its own (the catalog and backend
-    unchanged)."""
+    unchanged). `only_writer`: nothing but this process writes the stores (the embedded
+    backend under a hub), so the series port may remember its data clock between writes."""
     graph: Any = Serialized(stores.graph, threading.RLock())
-    series: Any = Serialized(stores.series, threading.RLock())
+    series: Any = (SeriesWithClock if only_writer else Serialized)(stores.series, threading.RLock())
     return Stores(graph, series, stores.backend, stores.catalog)

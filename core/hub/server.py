@@ -43,7 +43,11 @@ class HubError(RuntimeError):
 
 def create_app(settings: Settings, stores: Stores, dashboard: bool = True) -> FastAPI:
     """The hub's ASGI app over `stores` (which the caller opened and will close)."""
-    hub = Hub(settings, serialized(stores), Access.from_settings(settings))
+    hub = Hub(
+        settings,
+        serialized(stores, only_writer=settings.backend == "embedded"),
+        Access.from_settings(settings),
+    )
     app = FastAPI(
         title="orderscope",
         version="1",
