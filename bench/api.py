@@ -85,6 +85,9 @@ def store_for(backend: str, orders: int, seed: int, folder: Path) -> Settings:
         )
         if held.returncode == 0 and held.stdout.strip() == str(orders):
             return settings
+        if held.returncode != 0:  # the servers do not answer: say so, not a traceback
+            lines = held.stderr.strip().splitlines()
+            raise SystemExit(lines[-1] if lines else "the server stores do not answer")
     elif marker.exists():
         return settings
     data_dir.mkdir(parents=True, exist_ok=True)
