@@ -14,7 +14,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from starlette.requests import HTTPConnection
 
@@ -57,7 +57,7 @@ class Hub:
 
     def run_ingest(self, use_case: Callable[[Stores], T]) -> T:
         """Run an ingest (one at a time); then tell the dashboard there may be new data."""
-        series = self.stores.series
+        series: Any = self.stores.series  # orderscope.hub.locking.SeriesWithClock, embedded
         with self.ingest_lock:
             marks = hasattr(series, "writing")
             if marks:
