@@ -7,7 +7,9 @@
 Scenarios: ``default`` (qc_rework_spike + customs_stall + flow_loop), ``clean`` (none), ``qc``,
 ``customs``, ``loop`` (one each). The incidents show in the last ISO week of the span; the week
 before is their baseline. ``ground_truth.json`` names each incident's metric, slice, periods,
-cause entities, evidence record ids and affected orders.
+cause entities, evidence record ids and affected orders; an incident that a small run cannot
+plant (no order reaches it) is left out of ``incidents`` and named, with the reason, under
+``skipped`` (a key only such runs have).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +35,30 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "loop": ("loop",),
 }
 
-__all__ = ["SCENARIOS", "generate"]
+__all__ = ["SCENARIOS", "check", "generate"]
 
 
 def _ms(d: datetime) -> int:
     if d.tzinfo is None:
         d = d.replace(tzinfo=UTC)
     return int(d.timestamp() * 1000)
+
+
+def check(orders: int, seed: int = 0, scenario: str = "default", weeks: int = 4) -> None:
+    """Raise a ValueError that says what to pass instead if the arguments make no data set."""
+    if isinstance(seed, bool) or not isinstance(seed, Integral):
+        raise ValueError(f"seed must be a whole number (got {seed!r})")
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; use {', '.join(SCENARIOS)}")
+    if isinstance(orders, bool) or not isinstance(orders, Integral) or orders < 1:
+        raise ValueError(f"orders must be a whole number >= 1 (got {orders!r})")
+    if isinstance(weeks, bool) or not isinstance(weeks, Integral) or weeks < 1:
+        raise ValueError(f"weeks must be a whole number >= 1 (got {weeks!r})")
+    if SCENARIOS[scenario] and weeks < 2:
+        raise ValueError(
+            f"scenario {scenario!r} needs at least 2 weeks (baseline week + incident week); "
+            "pass weeks >= 2 or scenario 'clean'"
+        )
 
 
 def generate(
@@ -52,14 +72,13 @@ def generate(
 ) -> dict[str, Any]:
     """Write one file per source kind plus ground_truth.json into out_dir; return row counts.
 
-    Deterministic: the same arguments give byte-identical files."""
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
-    if orders < 1:
-        raise ValueError("orders must be >= 1")
+    Deterministic: the same arguments give byte-identical files. Any orders >= 1 works: a kind
+    with no records gets a file with its header (or schema) and no rows, and an incident that
+    too few orders reach is listed under "skipped" in ground_truth.json instead of "incidents".
+    Raises ValueError (see `check`) for arguments that make no data set."""
+    check(orders, seed, scenario, weeks)
+    orders, seed, weeks = int(orders), int(seed), int(weeks)  # numpy integers too (JSON, ranges)
     planted = SCENARIOS[scenario]
-    if planted and weeks < 2:
-        raise ValueError("incidents need at least 2 weeks (baseline week + incident week)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = _ms(start or W.DEFAULT_START)

@@ -79,3 +79,25 @@ TOPICS = (
     "product_question",
 )
 RETURN_REASONS = ("DAMAGED", "WRONG_ITEM", "NOT_AS_DESCRIBED", "CHANGED_MIND")
+
+# The columns the simulation keeps per record kind (Sim.rec, plus what the customs stage adds),
+# so a kind with no record at all still gives the writers a frame with every column they select.
+_FLAGS = {"incident", "stall", "spike", "overdue"}
+_COLUMNS = {
+    "inventory_allocations": "oi status t",
+    "warehouse_tasks": "oi type wave wh zone op t end",
+    "qc_reports": "oi wh zone result defect insp eq t incident",
+    "shipments": "oi t",
+    "logistics_tracks": "oi ship t hub type",
+    "customs_declarations": "oi broker t clear hold_t stall",
+    "approvals": "oi type approver decision t decided",
+    "notifications": "oi t template",
+    "returns": "oi reason t received refunded",
+    "service_tickets": "oi channel topic agent t first resolved",
+    "operator_sessions": "oi actor role site t end spike",
+    "equipment_calibrations": "oi eq t due result tech overdue",
+}
+LAYOUT: dict[str, dict[str, type]] = {
+    kind: {"rid": I64} | {c: bool if c in _FLAGS else I64 for c in cols.split()}
+    for kind, cols in _COLUMNS.items()
+}

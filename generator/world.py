@@ -185,5 +185,8 @@ def crew_member(crews: np.ndarray, zone: np.ndarray, t: np.ndarray, u: np.ndarra
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
-    """An independent random stream per component, so scenarios share their normal noise."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+    """An independent random stream per component, so scenarios share their normal noise.
+    numpy takes non-negative seed words only: a negative seed gets its own streams (a third
+    word marks it)."""
+    key = [seed, zlib.crc32(name.encode())]
+    return np.random.default_rng(key if seed >= 0 else [-seed, key[1], 1])

@@ -40,16 +40,24 @@ def generate(
 ) -> None:
     """Write realistic demo data for all 17 source kinds, with planted incidents and their
     ground truth (ground_truth.json)."""
+    from orderscope.generator import check
     from orderscope.generator import generate as run
 
-    with progress_bar() as bar:
-        task = bar.add_task("generating", total=100)
+    try:
+        check(orders, seed, scenario)
+    except ValueError as e:  # before the progress bar: one line, no traceback
+        fail(str(e))
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("generating", total=100)
 
-        def step(message: str, fraction: float) -> None:
-            bar.update(task, description=message, completed=fraction * 100)
+            def step(message: str, fraction: float) -> None:
+                bar.update(task, description=message, completed=fraction * 100)
 
-        summary = run(out_dir, orders=orders, seed=seed, scenario=scenario, progress=step)
-        bar.update(task, description="generated", completed=100)
+            summary = run(out_dir, orders=orders, seed=seed, scenario=scenario, progress=step)
+            bar.update(task, description="generated", completed=100)
+    except OSError as e:
+        fail(f"cannot write to {out_dir}: {e.strerror or e}; pass --out a writable folder")
     console.print(f"wrote {sum(v for v in summary.values() if isinstance(v, int)):,} rows to {esc(out_dir)}")
 
 

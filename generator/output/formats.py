@@ -14,7 +14,7 @@ import polars as pl
 
 from orderscope.domain.sources import BY_NAME, SourceKind
 from orderscope.generator import world as W
-from orderscope.generator.records import I64
+from orderscope.generator.records import I64, LAYOUT
 from orderscope.generator.simulation import Sim
 
 TS_Z = "%Y-%m-%dT%H:%M:%S%.3fZ"
@@ -168,11 +168,14 @@ class Output:
         return self.sim.end
 
     def records(self, kind: str) -> pl.DataFrame:
-        """The simulation's records of `kind` as one frame (rid, oi, t at least)."""
+        """The simulation's records of `kind` as one frame (rid, oi, t at least); a kind with no
+        records gives zero rows with the columns the simulation would have filled, so every
+        writer's select works on it."""
         parts = self.sim.recs.get(kind, [])
         if not parts:
-            return pl.DataFrame({"rid": np.zeros(0, I64), "oi": np.zeros(0, I64), "t": np.zeros(0, I64)})
+            return pl.DataFrame({c: np.zeros(0, dt) for c, dt in LAYOUT[kind].items()})
         keys = parts[0].keys()
+        assert set(keys) == set(LAYOUT[kind]), (kind, sorted(keys))  # records.LAYOUT is current
         return pl.DataFrame({k: np.concatenate([c[k] for c in parts]) for k in keys})
 
     def ranked(self, kind: str, df: pl.DataFrame | None = None) -> pl.DataFrame:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from orderscope.domain.sources import BY_NAME
 from orderscope.generator import world as W
 from orderscope.generator.output.formats import Output, chunks, ids, lookup, order_id, ts, ts_native
-from orderscope.generator.records import I64, SCAN_TYPES
+from orderscope.generator.records import SCAN_TYPES
 
 
 def write_shipments(o: Output) -> None:
@@ -110,13 +109,7 @@ def write_customs(o: Output) -> None:
     """The declarations; the ones of the planted stall are evidence."""
     sim, end = o.sim, o.end
     cd = o.ranked("customs_declarations")
-    o.found["customs_stall_rank"] = (
-        cd.filter(pl.col("stall"))["rank"].to_numpy() if "stall" in cd.columns else np.zeros(0, I64)
-    )
-    if cd.height == 0:
-        schema = {c.name: pl.String for c in BY_NAME["customs_declarations"].columns}
-        o.writer.write("customs_declarations", pl.DataFrame(schema=schema))
-        return
+    o.found["customs_stall_rank"] = cd.filter(pl.col("stall"))["rank"].to_numpy()
     co = cd["oi"].to_numpy()
     cd = cd.with_columns(
         pl.Series("wb", o.rank["shipments"][sim.ship_rid[co]]), pl.Series("country", sim.country[co])

@@ -9,10 +9,15 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from orderscope.cli import app
 from orderscope.domain.lifecycle import load_catalog
 from orderscope.domain.sources import SOURCE_KINDS
-from orderscope.generator import generate
+from orderscope.generator import SCENARIOS, generate
+from orderscope.ingest.pipeline import ingest_folder
 
 N = 3000
 TS_FMT = "%Y-%m-%dT%H:%M:%S%.3f%#z"
@@ -317,3 +322,89 @@ def test_clean_has_no_incident(clean):
     # loops only at the background rate
     ev = read(clean, "order_events")
     assert ev.filter(pl.col("from_state") == "CANCELLED", pl.col("to_state") == "PAID").height < 0.005 * N
+
+
+# Small runs that crashed before: a kind with no record at all, an incident that reaches no
+# order, a negative seed. Each makes a folder of every kind that the ingest takes whole.
+SMALL = [
+    (1, 0, "default"),  # no ticket, approval, return or declaration; no incident planted
+    (1, 2**40, "customs"),  # not even a task, QC report, shipment or scan
+    (5, -1, "loop"),  # a negative seed
+    (10, 7, "clean"),  # no return
+    (30, 7, "default"),  # no approval
+    (40, 3, "default"),  # the QC incident reaches no order: skipped
+    (100, 4, "default"),
+]
+INCIDENT_IDS = {"qc": "qc_rework_spike", "customs": "customs_stall", "loop": "flow_loop"}
+SMALL_SETTINGS = settings(max_examples=10, deadline=None, derandomize=True)
+
+
+def _check_folder(folder: Path, summary: dict, orders: int, scenario: str) -> None:
+    """Every kind's file is there with its header (CSV), schema (Parquet) or keys (JSON Lines)
+    and as many rows as the summary says (possibly none); the ground truth lists each planted
+    incident under incidents (with orders and evidence) or under skipped (with the reason)."""
+    for kind in SOURCE_KINDS:
+        path = folder / kind.file_name
+        names = [c.name for c in kind.columns]
+        if kind.format == "csv":
+            header, *rows = path.read_text().splitlines()
+            assert header.split(",") == names and len(rows) == summary[kind.name], kind.name
+        elif kind.format == "parquet":
+            assert pq.read_schema(path).names == names
+            assert pq.read_metadata(path).num_rows == summary[kind.name], kind.name
+        else:
+            lines = path.read_text().splitlines()
+            assert all(list(json.loads(line)) == names for line in lines), kind.name
+            assert len(lines) == summary[kind.name], kind.name
+    truth = json.loads((folder / "ground_truth.json").read_text())
+    planted = {i["id"] for i in truth["incidents"]}
+    skipped = {s["id"]: s["reason"] for s in truth.get("skipped", [])}
+    assert planted | set(skipped) == {INCIDENT_IDS[s] for s in SCENARIOS[scenario]}
+    assert not planted & set(skipped) and truth.get("skipped", [0]) != []  # the key only with entries
+    assert all(r.startswith(f"not planted with orders={orders}: ") for r in skipped.values())
+    for incident in truth["incidents"]:
+        assert incident["affected_orders"] and all(incident["evidence"].values()), incident["id"]
+
+
+@pytest.mark.parametrize("orders,seed,scenario", SMALL)
+def test_small_runs_make_a_folder_the_ingest_takes(tmp_path, embedded, orders, seed, scenario):
+    folder = tmp_path / "data"
+    summary = generate(folder, orders=orders, seed=seed, scenario=scenario)
+    _check_folder(folder, summary, orders, scenario)
+    report = ingest_folder(folder, embedded)
+    assert report.failed_files == []
+    for name, c in report.kinds.items():
+        assert c.files == 1 and c.failed_files == 0, name
+        assert c.rows_read == summary[name] == c.accepted + c.rejected + c.duplicate + c.conflict, name
+
+
+@SMALL_SETTINGS
+@given(
+    orders=st.integers(1, 150),
+    seed=st.integers(-(2**40), 2**40),
+    scenario=st.sampled_from(sorted(SCENARIOS)),
+)
+@example(orders=3, seed=1, scenario="clean")  # crashed before: no service ticket
+@example(orders=20, seed=5, scenario="default")  # crashed before: the QC incident reaches no order
+@example(orders=40, seed=4, scenario="qc")
+def test_any_small_run_generates(tmp_path_factory, orders, seed, scenario):
+    folder = tmp_path_factory.mktemp("any")
+    summary = generate(folder, orders=orders, seed=seed, scenario=scenario)
+    _check_folder(folder, summary, orders, scenario)
+
+
+def test_sizes_that_make_no_data_are_refused_with_one_line(tmp_path):
+    for bad in ({"orders": 0}, {"orders": -3}, {"orders": 5, "scenario": "nope"}, {"orders": 5, "weeks": 1}):
+        with pytest.raises(ValueError, match="orders|scenario|weeks"):
+            generate(tmp_path / "x", **{"seed": 1, **bad})
+    assert not (tmp_path / "x").exists()
+    for args, message in (
+        (["--orders", "0"], "error: orders must be a whole number >= 1 (got 0)"),
+        (["--orders", "5", "--scenario", "nope"], "error: unknown scenario 'nope'"),
+    ):
+        result = CliRunner().invoke(app, ["generate", *args, "--out", str(tmp_path / "y")])
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+        assert result.output.startswith(message) and "Traceback" not in result.output
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(app, ["generate", "--orders", "5", "--out", str(tmp_path / "file")])
+    assert result.exit_code == 1 and "error: cannot write to " in result.output, result.output
