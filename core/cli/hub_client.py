@@ -40,6 +40,10 @@ def call(
             detail = answer.get("detail", answer)
         except ValueError:
             detail = e.reason
+        if e.code in (404, 409, 422) and isinstance(detail, str):
+            # the question's own answer (an unknown order, a bad folder): the same words as
+            # the command gives without a hub
+            raise HubUnreachable(detail) from None
         raise HubUnreachable(f"the hub at {owner.url} answered {e.code}: {detail}") from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
         raise HubUnreachable(
