@@ -302,6 +302,10 @@ def demo(
     out.print(f"  planted incidents:     {esc(truth)}")
     if not serve:
         return
+    running = live_owner(settings)
+    if running is not None:  # the data went in through it; it serves the dashboard already
+        out.print(f"the hub at {esc(running.url)} serves it: open the dashboard there")
+        return
     from orderscope.cli.hub import run_hub
 
     run_hub(settings, "127.0.0.1", port)
@@ -315,8 +319,11 @@ def _incidents(truth: Path) -> list[dict]:
 
 
 def _example_order(settings: Settings) -> str | None:
-    from orderscope.stores import open_stores
+    from orderscope.stores import StoreUnavailable, open_stores
     from orderscope.views.orders import example_order
 
-    with open_stores(settings, read_only=True) as stores:
-        return example_order(stores)
+    try:
+        with open_stores(settings, read_only=True) as stores:
+            return example_order(stores)
+    except StoreUnavailable:  # a hub owns the data dir: the demo still prints the rest
+        return None

@@ -55,7 +55,8 @@ def settings_for(data_dir: Path | None, backend: str | None) -> Settings:
 
 
 def fail(message: str, code: int = 1) -> None:
-    console.print(f"[bold red]error:[/] {esc(message, multiline=True)}")
+    # soft wrap: the message stays one line however narrow (or absent) the terminal is
+    console.print(f"[bold red]error:[/] {esc(message, multiline=True)}", soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from orderscope.hub.api import Analyst, ApiError, Writer, answer, hub_of
+from orderscope.hub.requests import Analyst, ApiError, Writer, answer, hub_of
 
 router = APIRouter(prefix="/api/v1")
 

@@ -1,4 +1,6 @@
-"""The hub's HTTP API (FastAPI): push ingest, order lookup and search, the analytics, health.
+"""The hub's HTTP API (FastAPI): order lookup and search, stats, health, metrics, and the
+handlers that make every error a JSON 4xx (push ingest: orderscope.hub.push; analytics:
+orderscope.hub.analytics_routes).
 
 Every route is a thin translation of a request into a use-case call of the application layer
 and of its typed result into the same JSON as the CLI's `--json`; the roles of
@@ -8,265 +10,37 @@ Bad input is a 4xx with a JSON body `{"error": ..., "detail": ...}`, never a 5xx
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.formparsers import MultiPartException
 
-from orderscope.domain.access import Permission, Principal, mask
-from orderscope.domain.sources import SOURCE_KINDS
 from orderscope.hub import models
 from orderscope.hub.context import Hub
 from orderscope.hub.models import errors
-from orderscope.ingest.batches import FORMATS, BatchError, KeyReused, ingest_batch
-from orderscope.ingest.pipeline import IngestError, ingest_folder
+from orderscope.hub.requests import (
+    PREFIX,
+    Analyst,
+    ApiError,
+    Reader,
+    answer,
+    hub_of,
+)
 from orderscope.views.neighbourhood import order_graph
 from orderscope.views.search import search_orders
 from orderscope.views.snapshot import UnknownOrder, build_snapshot, jsonable
 from orderscope.views.stats import collect_stats
 
-PREFIX = "/api/v1"
-_MEDIA = {
-    "application/json": "json",
-    "application/x-ndjson": "ndjson",
-    "application/jsonl": "ndjson",
-    "application/ndjson": "ndjson",
-    "text/csv": "csv",
-    "application/vnd.apache.parquet": "parquet",
-    "application/x-parquet": "parquet",
-}
-_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "ndjson", ".ndjson": "ndjson", ".json": "json"}
-# The source kinds as a closed set: the OpenAPI document lists them, an unknown one is a 422.
-KindName = StrEnum("KindName", {k.name: k.name for k in SOURCE_KINDS})  # type: ignore[misc]
-Format = Literal["json", "ndjson", "csv", "parquet"]
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CATCH_ALL = PREFIX + "/{rest:path}"
 
 
-class ApiError(HTTPException):
-    """A 4xx whose JSON body says what went wrong and what to do."""
-
-    def __init__(self, status: int, error: str, detail: str) -> None:
-        super().__init__(status_code=status, detail=detail)
-        self.error = error
-
-
-def hub_of(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
-
-
-def principal(request: Request) -> Principal:
-    """Who is asking (Authorization header, or the dashboard's session cookie); 401 if no one."""
-    hub = hub_of(request)
-    who = hub.authenticate(request)
-    if who is None:
-        raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>` or HTTP Basic credentials")
-    return who
-
-
-def needs(permission: Permission) -> Callable[..., Principal]:
-    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
-        if not who.can(permission):
-            raise ApiError(403, "forbidden", f"role {who.role!r} may not use {permission.value} endpoints")
-        return who
-
-    return check
-
-
-Reader = Annotated[Principal, Depends(needs(Permission.ORDERS))]
-Analyst = Annotated[Principal, Depends(needs(Permission.ANALYTICS))]
-Writer = Annotated[Principal, Depends(needs(Permission.INGEST))]
-
-
-def answer(value: Any, who: Principal) -> JSONResponse:
-    """`value` as JSON for `who`: instants as ISO strings, personal fields masked, and NaN or
-    infinite figures (an undefined mean, a zero-variance z) as null, which JSON can carry."""
-    return JSONResponse(mask(finite(jsonable(value)), who))
-
-
-def finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite(v) for v in value]
-    return value
-
-
 router = APIRouter(prefix=PREFIX)
-
-_BATCH_BODY = {
-    "required": True,
-    "description": "The records: a JSON array of objects, NDJSON (one object per line), CSV with "
-    "a header row, Parquet, or a multipart upload with one part named `file`.",
-    "content": {
-        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-        "application/x-ndjson": {"schema": {"type": "string"}},
-        "text/csv": {"schema": {"type": "string"}},
-        "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "properties": {"file": {"type": "string", "format": "binary"}},
-                "required": ["file"],
-            }
-        },
-    },
-}
-
-
-@router.post(
-    "/records/{kind}",
-    summary="Push a batch of records of one source kind",
-    response_model=models.BatchAnswer,
-    responses=errors(401, 403, 409, 413, 415, 422),
-    openapi_extra={"requestBody": _BATCH_BODY},
-)
-async def push_records(
-    kind: KindName,
-    request: Request,
-    who: Writer,
-    format: Annotated[
-        Format | None, Query(description="The body's format (default: from Content-Type)")
-    ] = None,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            description="A retried batch with the same key adds nothing and gets the first answer",
-            pattern=r"^[A-Za-z0-9._:-]{1,128}$",
-        ),
-    ] = None,
-) -> JSONResponse:
-    """The batch as a JSON array, NDJSON, CSV or Parquet body (or a multipart upload with one
-    file). Answers accepted / rejected / duplicate / conflict and, per row not accepted, its
-    number and reason. The same validation, guard, quarantine and idempotency as file ingest."""
-    hub = hub_of(request)
-    body, fmt = await _read_body(request, format, hub.settings.max_request_mb)
-    name = str(kind.value)
-    try:
-        result = await run_in_threadpool(
-            hub.run_ingest,
-            lambda stores: ingest_batch(stores, name, body, fmt, idempotency_key, hub.window()),
-        )
-    except KeyReused as e:
-        raise ApiError(409, "idempotency_key_reused", str(e)) from None
-    except BatchError as e:
-        raise ApiError(422, "bad_batch", str(e)) from None
-    if not (result.replayed and idempotency_key):  # a retry's answer repeats the first counts
-        hub.telemetry.count({result.kind: result.to_dict()})
-    return answer(result.to_dict(), who)
-
-
-def _too_large(limit_mb: float) -> ApiError:
-    return ApiError(413, "too_large", f"the body is larger than {limit_mb:g} MB; send smaller batches")
-
-
-async def _read_body(request: Request, fmt: str | None, limit_mb: float) -> tuple[bytes, str]:
-    """The body (at most `limit_mb`, however it is sent: a declared length or chunks) and its
-    format."""
-    limit = int(limit_mb * 2**20)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit_mb)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(limit_mb)
-    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media == "multipart/form-data":
-        return await _upload(request, bytes(body), fmt)
-    fmt = fmt or _MEDIA.get(media)
-    if fmt not in FORMATS:
-        raise ApiError(
-            415,
-            "unknown_format",
-            f"say the format with ?format= ({', '.join(FORMATS)}) or a Content-Type of "
-            f"{', '.join(sorted(_MEDIA))}",
-        )
-    return bytes(body), fmt
-
-
-async def _upload(request: Request, body: bytes, fmt: str | None) -> tuple[bytes, str]:
-    """The one file of a multipart upload (the body is already read, within the limit)."""
-    sent = False
-
-    async def replay() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    try:
-        form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
-    except (MultiPartException, ValueError, KeyError) as e:  # a broken multipart body
-        raise ApiError(422, "bad_upload", f"the multipart body could not be read ({e})") from None
-    try:
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise ApiError(422, "no_file", "a multipart upload needs one part named `file`")
-        data = await upload.read()
-        name = (upload.filename or "").lower()
-    finally:
-        await form.close()
-    fmt = fmt or next((f for ext, f in _SUFFIXES.items() if name.endswith(ext)), None)
-    if fmt not in FORMATS:
-        raise ApiError(
-            422,
-            "unknown_format",
-            f"name the file .csv/.parquet/.jsonl/.json or pass ?format= ({', '.join(FORMATS)})",
-        )
-    return data, fmt
-
-
-class FolderRequest(BaseModel):
-    path: str = Field(min_length=1, max_length=4096, description="A folder on the hub's machine")
-    reprocess: bool = False
-
-
-@router.post(
-    "/ingest/folder",
-    summary="Ingest a folder on the hub's machine (as `orderscope ingest`)",
-    response_model=models.IngestReport,
-    responses=errors(401, 403, 422),
-)
-def ingest_folder_route(body: FolderRequest, request: Request, who: Writer) -> JSONResponse:
-    """What `orderscope ingest DIR` sends when a hub owns the data dir: the same pipeline and
-    report, run by the process that holds the stores."""
-    hub = hub_of(request)
-    try:
-        folder = Path(body.path)
-        if not folder.is_absolute():
-            raise IngestError(f"{body.path} is not an absolute path; give the folder's full path")
-        report = hub.run_ingest(
-            lambda stores: ingest_folder(
-                folder,
-                stores,
-                reprocess=body.reprocess,
-                batch_rows=hub.settings.ingest_batch_rows,
-                window=hub.window(),
-            )
-        )
-    except (IngestError, OSError, ValueError) as e:  # ValueError: a path with a NUL byte
-        raise ApiError(422, "bad_folder", str(e)) from None
-    hub.telemetry.count_report(report)
-    return answer(report.to_dict(), who)
-
 
 OrderId = Annotated[str, Path_(min_length=1, max_length=200, description="The order ID, e.g. O0000042")]
 

@@ -27,7 +27,7 @@ from fastapi import FastAPI
 
 from orderscope import ownership as owner
 from orderscope.config import Settings
-from orderscope.hub import analytics_routes, api, pages
+from orderscope.hub import analytics_routes, api, pages, push
 from orderscope.hub.access import Access
 from orderscope.hub.context import Hub
 from orderscope.hub.inbox import Inbox, InboxWatcher
@@ -57,6 +57,7 @@ def create_app(settings: Settings, stores: Stores, dashboard: bool = True) -> Fa
         redoc_url=None,
     )
     app.state.hub = hub
+    app.include_router(push.router)
     app.include_router(analytics_routes.router)  # before install(): its catch-all answers the rest
     api.install(app)
     pages.install(app)
