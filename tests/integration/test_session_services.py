@@ -130,7 +130,7 @@ def test_a_real_session_stops_the_services_it_started_and_the_readme_command_lea
                 "no:cacheprovider",
                 "-m",
                 "server",
-                "tests/unit/test_service_secrets.py::test_set_up_services_leave_no_secret_in_logs_or_process_arguments",
+                "tests/integration/test_service_secrets.py::test_set_up_services_leave_no_secret_in_logs_or_process_arguments",
             ],
             cwd=ROOT,
             env=env,
