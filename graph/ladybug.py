@@ -18,6 +18,11 @@ database, cannot run DDL (ensure_schema then only verifies the tables exist) and
 method raises PermissionError. A read-only opener sees the last committed/checkpointed state; open
 it after the writer has closed for a consistent view.
 
+Threads: writes and schema work run on the store's one connection; the snapshot reads
+(`concurrent_reads`) run on a connection of the calling thread to the same database, so several
+threads look orders up at once (a Ladybug database takes many connections; each sees what is
+committed).
+
 Note on parameters: the Python binding drops the offset of tz-aware datetime parameters (binds the
 wall clock). query() therefore converts aware datetimes to UTC first; naive ones are taken as UTC.
 """
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,6 +86,11 @@ class LadybugGraph:
     """The service graph in an embedded LadybugDB database file at `path`."""
 
     name = "ladybug"
+    # Methods that read on the calling thread's own connection: safe to call from several
+    # threads at once (orderscope.hub.locking lets them share the store's lock).
+    concurrent_reads: frozenset[str] = frozenset(
+        {"order", "order_records", "calibrations_for_order", "query", "counts"}
+    )
 
     def __init__(
         self,
@@ -97,6 +108,9 @@ class LadybugGraph:
         }
         self._db: ladybug.Database | None = None
         self._conn: ladybug.Connection | None = None
+        self._local = threading.local()  # .conn: (database, this thread's read connection)
+        self._readers: list[ladybug.Connection] = []
+        self._readers_lock = threading.Lock()
         self._open()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -116,6 +130,10 @@ class LadybugGraph:
         self._conn = ladybug.Connection(self._db)
 
     def close(self) -> None:
+        with self._readers_lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -139,19 +157,38 @@ class LadybugGraph:
             raise RuntimeError("graph store is closed")
         return self._conn
 
+    @property
+    def reader(self) -> ladybug.Connection:
+        """This thread's read connection (a new one after a reset reopened the database)."""
+        db = self._db
+        if db is None:
+            raise RuntimeError("graph store is closed")
+        held = getattr(self._local, "conn", None)
+        if held is not None and held[0] is db:
+            return cast(ladybug.Connection, held[1])
+        conn = ladybug.Connection(db)
+        with self._readers_lock:
+            self._readers.append(conn)
+        self._local.conn = (db, conn)
+        return conn
+
     @contextmanager
-    def _result(self, cypher: str, params: dict[str, Any] | None = None) -> Iterator[ladybug.QueryResult]:
+    def _result(
+        self, cypher: str, params: dict[str, Any] | None = None, conn: ladybug.Connection | None = None
+    ) -> Iterator[ladybug.QueryResult]:
         """The result of one statement, closed after use (the binding gives a list only for a
         text of several statements, which no query here is)."""
-        result = self.conn.execute(cypher, params)
+        result = (conn or self.conn).execute(cypher, params)
         assert not isinstance(result, list), "one statement, one result"
         try:
             yield result
         finally:
             result.close()
 
-    def _rows(self, cypher: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
-        with self._result(cypher, params or {}) as result:
+    def _rows(
+        self, cypher: str, params: dict[str, Any] | None = None, conn: ladybug.Connection | None = None
+    ) -> list[list[Any]]:
+        with self._result(cypher, params or {}, conn) as result:
             return cast(list[list[Any]], result.get_all())  # rows as lists: the binding's default
 
     def _run(self, cypher: str, params: dict[str, Any] | None = None) -> None:
@@ -293,37 +330,40 @@ class LadybugGraph:
         return cy.records_frame(kind, rows, _py)
 
     def order(self, order_id: str) -> dict[str, Any] | None:
-        rows = self._rows(cy.ORDER, {"order_id": order_id})
+        rows = self._rows(cy.ORDER, {"order_id": order_id}, self.reader)
         return cy.record(ORDERS, rows[0], _py) if rows else None
 
     def order_records(self, order_id: str) -> dict[str, list[dict[str, Any]]]:
         params = {"order_id": order_id}
         if cy.DIRECT_PROPERTIES_AGREE:  # one round trip
-            return cy.records_by_kind(self._rows(_ORDER_RECORDS, params), _py)
+            return cy.records_by_kind(self._rows(_ORDER_RECORDS, params, self.reader), _py)
         # a property name with two types: one query per kind
         return cy.sort_by_kind(
             {
                 kind.name: [
-                    cy.record(kind, row, _py) for row in self._rows(cy.order_records_of(kind), params)
+                    cy.record(kind, row, _py)
+                    for row in self._rows(cy.order_records_of(kind), params, self.reader)
                 ]
                 for kind in cy.DIRECT_KINDS
             }
         )
 
     def calibrations_for_order(self, order_id: str) -> list[dict[str, Any]]:
-        rows = self._rows(cy.CALIBRATIONS_FOR_ORDER, {"order_id": order_id})
+        rows = self._rows(cy.CALIBRATIONS_FOR_ORDER, {"order_id": order_id}, self.reader)
         return [cy.record(EQUIPMENT_CALIBRATIONS, row, _py) for row in rows]
 
     def query(self, cypher: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
-        with self._result(cypher, {k: _param(v) for k, v in (params or {}).items()}) as result:
+        bound = {k: _param(v) for k, v in (params or {}).items()}
+        with self._result(cypher, bound, self.reader) as result:
             return result.get_as_pl()
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
+        conn = self.reader
         for label in cy.node_labels():
-            out[f"node:{label}"] = self._rows(cy.count_nodes(label))[0][0]
+            out[f"node:{label}"] = self._rows(cy.count_nodes(label), None, conn)[0][0]
         for rel in cy.rel_layout():
-            out[f"rel:{rel}"] = self._rows(cy.count_rels(rel))[0][0]
+            out[f"rel:{rel}"] = self._rows(cy.count_rels(rel), None, conn)[0][0]
         return out
 
     def reset(self) -> None:

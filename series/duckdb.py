@@ -8,8 +8,10 @@ the type map, which tables carry a primary key (KEYED_TABLES), ART indexes for t
 frame registration, the full dwell rebuild as a fresh table, and the session time zone (UTC, so
 TIMESTAMPTZ comes back as Datetime("us", "UTC")).
 
-One connection per store, guarded by a lock: DuckDB connections are not safe to share between
-threads, and a file opened read-write admits no second process anyway.
+One connection per store for writes, guarded by a lock: DuckDB connections are not safe to share
+between threads, and a file opened read-write admits no second process anyway. Reads run on a
+cursor of the calling thread (a connection of its own to the same database, which sees what is
+committed: DuckDB's MVCC), so lookups of several threads run side by side (`concurrent_reads`).
 """
 
 from __future__ import annotations
@@ -105,6 +107,26 @@ _names = itertools.count()
 
 class DuckDBSeries:
     name = "duckdb"
+    # Methods that read on the calling thread's own cursor: safe to call from several threads
+    # at once (orderscope.hub.locking lets them share the store's lock).
+    concurrent_reads: frozenset[str] = frozenset(
+        {
+            "events",
+            "dwell",
+            "readings",
+            "sessions_overlapping",
+            "query",
+            "data_clock",
+            "counts",
+            "quarantine_rows",
+            "quarantine_summary",
+            "ledger",
+            "ledger_find",
+            "pending_dwell",
+            "patterns",
+            "pattern_hits",
+        }
+    )
 
     def __init__(self, path: Path | str, read_only: bool = False, memory_limit_mb: int | None = None) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
@@ -112,6 +134,9 @@ class DuckDBSeries:
         if self.path is not None and not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._local = threading.local()  # .con: this thread's read cursor
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._schemas: dict[str, pl.Schema] = {}  # a lookup's text -> its frame's dtypes
         self._con = duckdb.connect(
             str(self.path) if self.path is not None else ":memory:",
             read_only=read_only,
@@ -157,8 +182,31 @@ class DuckDBSeries:
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
     def _frame(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
-        with self._lock:
-            return self._con.sql(sql, params=list(params) if params else None).pl()
+        """A read, on this thread's cursor (no read runs inside a write's transaction)."""
+        return self._reader().sql(sql, params=list(params) if params else None).pl()
+
+    def _lookup(self, sql: str, params: Sequence[Any]) -> pl.DataFrame:
+        """A read of a few rows (the snapshot's point lookups), the same frame as `_frame`:
+        its rows fetched as tuples into the dtypes the first `_frame` of this text gave. A
+        relation's `.pl()` binds the statement apart from running it, which costs more than
+        building a frame of a few rows."""
+        schema = self._schemas.get(sql)
+        if schema is None:
+            frame = self._frame(sql, params)
+            self._schemas[sql] = frame.schema
+            return frame
+        rows = self._reader().execute(sql, list(params)).fetchall()
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def _reader(self) -> duckdb.DuckDBPyConnection:
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
+        if cursor is None:
+            with self._lock:
+                cursor = self._con.cursor()
+                cursor.execute("SET TimeZone = 'UTC'")  # as the main connection's session
+                self._cursors.append(cursor)
+            self._local.con = cursor
+        return cursor
 
     def _select_over(
         self,
@@ -329,11 +377,11 @@ class DuckDBSeries:
 
     def events(self, order_id: str) -> pl.DataFrame:
         self._ensure()
-        return self._frame(EVENTS_FOR_ORDER, [order_id])
+        return self._lookup(EVENTS_FOR_ORDER, [order_id])
 
     def dwell(self, order_id: str) -> pl.DataFrame:
         self._ensure()
-        return self._frame(DWELL_FOR_ORDER, [order_id])
+        return self._lookup(DWELL_FOR_ORDER, [order_id])
 
     def readings(
         self,
@@ -345,13 +393,13 @@ class DuckDBSeries:
         table = table_of(kind)
         self._ensure()
         query = readings_query(kind, where, start, end)
-        return empty_frame(table) if query is None else self._frame(*query)
+        return empty_frame(table) if query is None else self._lookup(*query)
 
     def sessions_overlapping(self, actor_ids: list[str], start: datetime, end: datetime) -> pl.DataFrame:
         self._ensure()
         if not actor_ids:
             return empty_frame(kind_table(STORED_KINDS["operator_sessions"]))
-        return self._frame(SESSIONS_OVERLAPPING, [list(actor_ids), start, end])
+        return self._lookup(SESSIONS_OVERLAPPING, [list(actor_ids), start, end])
 
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         self._ensure()
@@ -410,6 +458,9 @@ class DuckDBSeries:
 
     def close(self) -> None:
         with self._lock:
+            for cursor in self._cursors:
+                cursor.close()
+            self._cursors.clear()
             self._con.close()
 
     def __enter__(self) -> DuckDBSeries:

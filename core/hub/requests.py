@@ -5,6 +5,7 @@ NaN as null)."""
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from orderscope.domain.access import Permission, Principal, mask
 from orderscope.hub.context import Hub
-from orderscope.views.snapshot import jsonable
+from orderscope.views.snapshot import iso
 
 PREFIX = "/api/v1"
 
@@ -57,14 +58,26 @@ Writer = Annotated[Principal, Depends(needs(Permission.INGEST))]
 def answer(value: Any, who: Principal) -> JSONResponse:
     """`value` as JSON for `who`: instants as ISO strings, personal fields masked, and NaN or
     infinite figures (an undefined mean, a zero-variance z) as null, which JSON can carry."""
-    return JSONResponse(mask(finite(jsonable(value)), who))
+    return JSONResponse(mask(plain(value), who))
 
 
-def finite(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """Plain JSON values in one walk: instants as ISO strings (as
+    orderscope.views.snapshot.jsonable), tuples as lists, NaN and infinities as None."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:  # most leaves: as they are
+        return value
+    if kind is dict:
+        return {k: plain(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [plain(v) for v in value]
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    if isinstance(value, datetime):
+        return iso(value)
     if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite(v) for v in value]
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
     return value
+
