@@ -677,3 +677,29 @@ def test_neo4j_layout_guards_query_text() -> None:
         n4.RecordWrite(replace(PAYMENTS, label="Payment` {x: 1})//"))
     with pytest.raises(ValueError):
         n4.merge_relation("IN_ZONE", "Zone", "Equipment")  # wrong direction
+
+
+def test_reads_of_other_threads_see_each_commit(graph_store: GraphStore) -> None:
+    """The snapshot reads may run on a connection of the calling thread (Ladybug): one opened
+    before a write sees it, and so after a reset, from that thread and from new ones."""
+    import threading
+
+    def read(order_id: str) -> Any:
+        found: list[Any] = []
+        thread = threading.Thread(target=lambda: found.append(graph_store.order(order_id)))
+        thread.start()
+        thread.join(30)
+        return found[0]
+
+    graph_store.add_records(ORDERS, frame(ORDERS, [order_row("O1")]))
+    assert graph_store.order("O1") is not None
+    assert graph_store.order("O2") is None  # this thread's read connection exists now
+    graph_store.add_records(ORDERS, frame(ORDERS, [order_row("O2")]))
+    assert graph_store.order("O2") is not None
+    assert read("O2") is not None
+    graph_store.reset()
+    assert graph_store.order("O1") is None
+    assert read("O1") is None
+    graph_store.add_records(ORDERS, frame(ORDERS, [order_row("O3")]))
+    assert graph_store.order("O3") is not None
+    assert read("O3") == graph_store.order("O3")

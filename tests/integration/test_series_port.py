@@ -712,3 +712,28 @@ def test_pattern_hits_new_only(series_store: SeriesStore) -> None:
     assert series_store.pattern_hits([]).is_empty()
     series_store.reset()
     assert series_store.pattern_hits().is_empty() and series_store.patterns().is_empty()
+
+
+def test_reads_of_other_threads_see_each_commit_and_repeat_exactly(series_store: SeriesStore) -> None:
+    """Reads may run on a cursor of the calling thread (DuckDB) and a repeated lookup may take
+    another way to its frame: one opened before a write sees it, every time the same frame."""
+    import threading
+
+    def read(order_id: str) -> pl.DataFrame:
+        found: list[pl.DataFrame] = []
+        thread = threading.Thread(target=lambda: found.append(series_store.events(order_id)))
+        thread.start()
+        thread.join(30)
+        return found[0]
+
+    series_store.append(EVENTS, events_frame(lifecycle("O1", ["CREATED", "PAID"])))
+    first = series_store.events("O1")
+    assert series_store.events("O2").is_empty()
+    series_store.append(EVENTS, events_frame(lifecycle("O2", ["CREATED", "PAID", "PICKED"])))
+    for again in (series_store.events("O1"), read("O1")):
+        assert again.schema == first.schema and again.equals(first)
+    assert series_store.events("O2")["to_state"].to_list() == ["CREATED", "PAID", "PICKED"]
+    assert read("O2").equals(series_store.events("O2"))
+    series_store.rebuild_pending_dwell()
+    assert series_store.dwell("O2").equals(series_store.dwell("O2"))
+    assert series_store.dwell("O2").height == 3
