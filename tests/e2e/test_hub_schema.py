@@ -32,8 +32,8 @@ from orderscope.ingest.pipeline import ingest_folder
 from orderscope.stores import open_stores
 
 ORDERS, SEED = 400, 5
-EXAMPLES = 30  # per operation and mode (valid, invalid)
-ANALYTICS_EXAMPLES = 8  # the analytics routes each run a whole analysis per request
+EXAMPLES = 12  # per operation and mode (valid, invalid)
+ANALYTICS_EXAMPLES = 4  # the analytics routes each run a whole analysis per request
 BUDGET_S = 3.0  # per operation and mode: a slow analysis gets fewer requests (at least one)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 

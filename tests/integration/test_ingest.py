@@ -143,7 +143,7 @@ def test_small_batches_give_the_same_counts(generated, copy_of, embedded, monkey
     """Big files stream in batches; a duplicate in a later batch is still a duplicate."""
     import orderscope.ingest.readers as readers
 
-    monkeypatch.setattr(readers, "CHUNK_ROWS", 397)  # orders (400 rows) span two batches
+    monkeypatch.setattr(readers, "CHUNK_ROWS", 2500)  # the events span several batches
     _ingest_damaged(copy_of(generated()), embedded)
     assert collect_stats(embedded)["quarantine"] == 9
 
