@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
-from orderscope.cli.display import esc
-from orderscope.cli.shared import BackendOpt, DataDir, app, console, fail, out, settings_for
+from orderscope.cli.shared import BackendOpt, DataDir, app, console, fail, settings_for
 from orderscope.config import Settings
 
 users_app = typer.Typer(
@@ -66,12 +66,10 @@ def hash_password_command(
 
     if role not in ("manager", "analyst", "agent"):
         fail(f"--role must be manager, analyst or agent, not {role!r}")
-    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
     if len(password) < 10:
         fail("use a password of at least 10 characters")
-    out.print(
-        f'[[users]]\nname = "{esc(name)}"\nrole = "{role}"\npassword_hash = "{esc(hash_password(password))}"'
-    )
+    _toml("users", name=name, role=role, password_hash=hash_password(password))
 
 
 @users_app.command("new-token")
@@ -87,4 +85,13 @@ def new_token_command(
         fail(f"--role must be manager, analyst or agent, not {role!r}")
     token, digest = new_token()
     console.print(f"token (shown once): {token}")
-    out.print(f'[[tokens]]\nname = "{esc(name)}"\nrole = "{role}"\ndigest = "{digest}"')
+    _toml("tokens", name=name, role=role, digest=digest)
+
+
+def _toml(table: str, **values: str) -> None:
+    """One `[[table]]` entry for orderscope.toml, as plain text (no markup, no wrapping), each
+    value a TOML basic string (quotes, backslashes and control characters escaped)."""
+    import json
+
+    lines = [f"[[{table}]]", *(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in values.items())]
+    sys.stdout.write("\n".join(lines) + "\n")
