@@ -8,7 +8,6 @@ every asset itself and the Dash version check is off. Screenshots go to /tmp/das
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import tempfile
 import threading
@@ -20,9 +19,8 @@ from typing import Any
 import pytest
 
 from orderscope.stores import open_stores
+from tests.e2e.browser import headless_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 WAIT = 15  # seconds for a page element to appear
 ORDERS, SEED = 3000, 5
 SHOTS = Path(tempfile.gettempdir())
@@ -100,37 +98,8 @@ def server(dataset) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    assert Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(), (
-        "headless Chromium is required for the dashboard tests: apt-get install -y chromium chromium-driver"
-    )
-    profile = tempfile.mkdtemp(prefix="orderscope-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-extensions",
-        "--window-size=1440,1000",
-        f"--user-data-dir={profile}",
-    ):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(30)
-    try:
+    with headless_chromium(console_log=True) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 # --- helpers -------------------------------------------------------------------------------

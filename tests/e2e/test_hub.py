@@ -32,11 +32,10 @@ from orderscope.config import load_settings
 from orderscope.ingest.pipeline import ingest_folder
 from orderscope.stores import open_stores
 from orderscope.views.stats import collect_stats
+from tests.e2e.browser import headless_chromium
 
 ORDERS, SEED = 400, 5
 FIRST = 300  # orders in the store before the hub starts
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 INBOX_KIND = "notifications"  # the later orders' notifications arrive through the inbox
 
 pytestmark = pytest.mark.timeout(300)
@@ -196,36 +195,8 @@ def hub(world) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    assert Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(), (
-        "headless Chromium is required: apt-get install -y chromium chromium-driver"
-    )
-    profile = tempfile.mkdtemp(prefix="orderscope-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-extensions",
-        "--window-size=1440,1000",
-        f"--user-data-dir={profile}",
-    ):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(30)
-    try:
+    with headless_chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _orders_shown(driver: Any, url: str, expected: str, timeout: float = 20) -> str:
