@@ -14,7 +14,8 @@ MAX_FUNCTION_LINES = 80
 
 def _package_files() -> list[Path]:
     dirs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
-    return sorted({p for folder in dirs.values() for p in (ROOT / folder).rglob("*.py")})
+    # core/ links the other top-level folders (for lint-imports): count each file once
+    return sorted({p.resolve() for folder in dirs.values() for p in (ROOT / folder).rglob("*.py")})
 
 
 def _reasoned(lines: list[str], node: ast.AST) -> bool:
@@ -24,7 +25,7 @@ def _reasoned(lines: list[str], node: ast.AST) -> bool:
 
 def test_no_module_over_the_limit() -> None:
     big = {
-        str(p.relative_to(ROOT)): n
+        str(p.relative_to(ROOT.resolve())): n
         for p in _package_files()
         if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
     }
@@ -40,5 +41,7 @@ def test_no_long_function_without_a_reason() -> None:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = (node.end_lineno or node.lineno) - node.lineno + 1
                 if length > MAX_FUNCTION_LINES and not _reasoned(lines, node):
-                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({length} lines)")
+                    long.append(
+                        f"{path.relative_to(ROOT.resolve())}:{node.lineno} {node.name} ({length} lines)"
+                    )
     assert not long, "functions over 80 lines without a `# whole:` reason above them:\n" + "\n".join(long)
