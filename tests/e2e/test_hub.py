@@ -33,6 +33,7 @@ from orderscope.ingest.pipeline import ingest_folder
 from orderscope.stores import open_stores
 from orderscope.views.stats import collect_stats
 from tests.e2e.browser import headless_chromium
+from tests.e2e.waiting import wait_until
 
 ORDERS, SEED = 400, 5
 FIRST = 300  # orders in the store before the hub starts
@@ -170,16 +171,15 @@ def hub(world) -> Iterator[dict[str, Any]]:
         text=True,
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
+
+    def ready() -> bool:
         assert process.poll() is None, (world["root"] / "hub.log").read_text()
         try:
-            if _get(url + "readyz")[0] == 200:
-                break
+            return _get(url + "readyz")[0] == 200
         except OSError:
-            pass
-        assert time.monotonic() < deadline, "the hub did not become ready in 90 s"
-        time.sleep(0.3)
+            return False
+
+    wait_until(ready, "the hub did not become ready", timeout=90, every=0.3)
     state = {"process": process, "url": url, "port": port, "log": world["root"] / "hub.log"}
     try:
         yield state
@@ -295,10 +295,7 @@ def test_dashboard_shows_new_orders_without_a_restart(world, hub, browser):
 
 
 def _wait_for(path: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} did not appear in {timeout:.0f} s"
-        time.sleep(0.2)
+    wait_until(path.exists, f"{path} did not appear", timeout=timeout)
 
 
 def test_inbox(world, hub):

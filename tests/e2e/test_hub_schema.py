@@ -4,13 +4,12 @@ the declared content type, a body that matches the declared schema.
 
 The app runs in-process (ASGI) over a real embedded store holding generated data, so order IDs
 hit real orders now and then and pushed batches go through the real pipeline. The number of
-examples per operation is bounded, and so is the time spent on each (an analysis that takes
-seconds per request gets a request or two), to keep the module around a minute.
+examples per operation is fixed (fewer for the analytics routes, each of which runs a whole
+analysis per request) and derandomized: the same requests every run, however fast the machine.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,7 +33,6 @@ from orderscope.stores import open_stores
 ORDERS, SEED = 400, 5
 EXAMPLES = 12  # per operation and mode (valid, invalid)
 ANALYTICS_EXAMPLES = 4  # the analytics routes each run a whole analysis per request
-BUDGET_S = 3.0  # per operation and mode: a slow analysis gets fewer requests (at least one)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 pytestmark = pytest.mark.timeout(300)
@@ -66,7 +64,6 @@ CORE = {
 
 def _conforms(operation: Any, mode: GenerationMode) -> str | None:
     """None when every generated request of `operation` passes CHECKS; else the failure."""
-    started = time.perf_counter()
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
@@ -78,8 +75,6 @@ def _conforms(operation: Any, mode: GenerationMode) -> str | None:
         phases=[Phase.explicit, Phase.generate],
     )
     def run(case: Any) -> None:
-        if time.perf_counter() - started > BUDGET_S:  # enough of this one: the rest pass
-            return
         case.call_and_validate(checks=CHECKS)
 
     try:

@@ -8,7 +8,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from orderscope.config import load_settings
 from orderscope.stores import open_stores
 from tests.e2e.test_hub import _env, _free_port
+from tests.e2e.waiting import wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(300)]
 
@@ -37,15 +37,17 @@ def _start(port: int, cwd: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"hub on {port} ended: {proc.communicate()[1][-2000:]}")
         try:
-            if _call(f"http://127.0.0.1:{port}/readyz")["status"] == "ready":
-                return proc
+            return bool(_call(f"http://127.0.0.1:{port}/readyz")["status"] == "ready")
         except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise AssertionError(f"hub on {port} did not come up: {proc.communicate()[1][-2000:]}")
+            return False
+
+    wait_until(ready, f"hub on {port} did not come up", timeout=60, every=0.3)
+    return proc
 
 
 def test_two_hubs_share_the_servers(generated, tmp_path: Path) -> None:
