@@ -52,11 +52,7 @@ OrderId = Annotated[str, Path_(min_length=1, max_length=200, description="The or
     responses=errors(401, 403, 404, 422),
 )
 def get_order(order_id: OrderId, request: Request, who: Reader) -> JSONResponse:
-    hub = hub_of(request)
-    try:
-        return answer(hub.read(lambda stores: build_snapshot(stores, order_id)), who)
-    except UnknownOrder as e:
-        raise ApiError(404, "unknown_order", str(e)) from None
+    return answer(hub_of(request).read(lambda stores: build_snapshot(stores, order_id)), who)
 
 
 @router.get(
@@ -66,11 +62,7 @@ def get_order(order_id: OrderId, request: Request, who: Reader) -> JSONResponse:
     responses=errors(401, 403, 404, 422),
 )
 def get_order_graph(order_id: OrderId, request: Request, who: Reader) -> JSONResponse:
-    hub = hub_of(request)
-    try:
-        return answer(hub.read(lambda stores: order_graph(stores, order_id)), who)
-    except UnknownOrder as e:
-        raise ApiError(404, "unknown_order", str(e)) from None
+    return answer(hub_of(request).read(lambda stores: order_graph(stores, order_id)), who)
 
 
 @router.get(
@@ -154,6 +146,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(UnknownOrder)
+    async def unknown_order(request: Request, exc: UnknownOrder) -> JSONResponse:
+        """Any route that looks an order up (snapshot, graph, health) answers 404 for one the
+        store does not hold, in the CLI's words."""
+        return JSONResponse({"error": "unknown_order", "detail": str(exc)}, status_code=404)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
