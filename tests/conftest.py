@@ -57,6 +57,31 @@ def ingested(generated, tmp_path_factory: pytest.TempPathFactory):
     return make
 
 
+@pytest.fixture(scope="session")
+def on_servers(ingested):
+    """on_servers(orders, seed, scenario) -> (embedded settings, server settings, folder): the
+    dataset of `ingested` loaded into Neo4j + TimescaleDB too. The servers hold one dataset at
+    a time and other tests reset them, so it is loaded again unless they already hold exactly
+    this one (the same row count in every table and the same data clock as the embedded store);
+    tests comparing the backends on one dataset then share a single server load."""
+    from orderscope.ingest.pipeline import ingest_folder
+
+    def make(orders: int = 1500, seed: int = 7, scenario: str = "default"):
+        embedded, folder = ingested(orders, seed, scenario)
+        server = load_settings(backend="server")
+        with open_stores(embedded, read_only=True) as e:
+            want = (e.series.counts(), e.series.data_clock(), e.graph.counts())
+        with open_stores(server) as stores:
+            held = (stores.series.counts(), stores.series.data_clock(), stores.graph.counts())
+            if held != want:
+                stores.graph.reset()
+                stores.series.reset()
+                ingest_folder(folder, stores)
+        return embedded, server, folder
+
+    return make
+
+
 @pytest.fixture
 def copy_of(tmp_path: Path):
     """A private, writable copy of a generated folder (to damage or shuffle)."""

@@ -12,7 +12,6 @@ import typer
 from typer.testing import CliRunner
 
 from orderscope.analytics import forecast as fc
-from orderscope.config import load_settings
 from orderscope.domain.lifecycle import load_catalog
 from orderscope.stores import open_stores
 from orderscope.views.snapshot import jsonable
@@ -167,16 +166,9 @@ def test_cli_json(fitted, monkeypatch):
 
 
 @pytest.mark.server
-def test_training_frame_is_the_same_on_both_backends(generated, ingested):
-    from orderscope.ingest.pipeline import ingest_folder
-
-    seed, scenario = 47, "default"
-    embedded, folder = ingested(1500, seed, scenario)
-    server = load_settings(backend="server")
-    with open_stores(server) as stores:
-        stores.graph.reset()
-        stores.series.reset()
-        ingest_folder(folder, stores)
+def test_training_frame_is_the_same_on_both_backends(on_servers):
+    # The dataset the stalls parity test compares too: the servers are loaded once for both.
+    embedded, server, _ = on_servers(1500, 7, "default")
     with open_stores(embedded, read_only=True) as e, open_stores(server, read_only=True) as s:
         assert e.series.data_clock() == s.series.data_clock()
         fe, ie = fc.training_frame(e)

@@ -142,19 +142,12 @@ def test_limit_order_filter_and_empty_since(default_store):
 
 
 @pytest.mark.server
-def test_server_backend_agrees_with_embedded(ingested):
+def test_server_backend_agrees_with_embedded(on_servers):
     """Stalls, flows and slice health on Neo4j + TimescaleDB give the embedded answers."""
     from orderscope.analytics.flows import flow_anomalies
     from orderscope.analytics.health import slice_health
-    from orderscope.config import load_settings
-    from orderscope.ingest.pipeline import ingest_folder
 
-    embedded, folder = ingested(1500, 7, "default")
-    server = load_settings(backend="server")
-    with open_stores(server) as stores:
-        stores.graph.reset()
-        stores.series.reset()
-        ingest_folder(folder, stores)
+    embedded, server, folder = on_servers(1500, 7, "default")
     inc = _truth(folder, "customs_stall")
     since = _ts(inc["period_range"][0])
     results = []
