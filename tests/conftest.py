@@ -66,7 +66,7 @@ def on_servers(ingested):
     tests comparing the backends on one dataset then share a single server load."""
     from orderscope.ingest.pipeline import ingest_folder
 
-    def make(orders: int = 1500, seed: int = 7, scenario: str = "default"):
+    def make(orders: int, seed: int, scenario: str):
         embedded, folder = ingested(orders, seed, scenario)
         server = load_settings(backend="server")
         with open_stores(embedded, read_only=True) as e:
